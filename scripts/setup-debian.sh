@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package that netecho's build, tests and benchmarks need.
+# Idempotent: when everything is present it only runs dpkg-query and returns at once.
+set -euo pipefail
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config git ca-certificates
+  liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsystemd-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev python3 procps iproute2
+  # clang preset, sanitizers and fuzzing
+  clang-14 libclang-rt-14-dev
+  # real peers for the interop tests
+  socat ncat
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup-debian: installing ${missing[*]}" >&2
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=sudo
+else
+  sudo=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

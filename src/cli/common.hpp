@@ -1,0 +1,16 @@
+#pragma once
+// Helpers shared by the subcommands: turning option text into values or usage errors.
+
+#include <chrono>
+#include <string_view>
+
+#include "net/address.hpp"
+
+namespace netecho::cli {
+
+// Throws net::ConfigError (exit 2) naming the flag and the bad input.
+net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag);
+net::Target parse_target_or_throw(std::string_view text, std::string_view what);
+std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag);
+
+}  // namespace netecho::cli

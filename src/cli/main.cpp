@@ -1,0 +1,60 @@
+// netecho: one binary, one subcommand per tool. main only registers, parses and dispatches;
+// each subcommand returns its exit code, and only here are errors turned into one line on
+// stderr and a conventional exit status (0 ok, 1 run-time failure, 2 usage).
+
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/send_cmd.hpp"
+#include "cli/serve_cmd.hpp"
+#include "net/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace netecho;
+  CLI::App app("netecho: echo server and client tools (RFC 862), for checking network paths, "
+               "measuring latency and throughput, and load-testing network stacks.",
+               "netecho");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "netecho 0.1.0");
+  app.footer("Run 'netecho SUBCOMMAND --help' for each subcommand's options.");
+
+  cli::ServeArgs serve_args;
+  cli::SendArgs send_args;
+  auto* serve = cli::register_serve(app, serve_args);
+  auto* send = cli::register_send(app, send_args);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (argc < 2) {
+      std::fputs(app.help().c_str(), stderr);
+    }
+    fmt::print(stderr, "netecho: {} (see 'netecho --help')\n", e.what());
+    return net::kExitUsage;
+  }
+
+  try {
+    if (serve->parsed()) {
+      return cli::run_serve(serve_args);
+    }
+    if (send->parsed()) {
+      return cli::run_send(send_args);
+    }
+  } catch (const net::ConfigError& e) {
+    fmt::print(stderr, "netecho: {}\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "netecho: {}\n", e.what());
+    return net::kExitFailure;
+  }
+  return net::kExitUsage;
+}

@@ -1,0 +1,29 @@
+#pragma once
+// `netecho send`: one payload out, the reply in, checked and printed.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+
+#include "client/payload.hpp"
+#include "net/address.hpp"
+
+namespace netecho::client {
+
+enum class Expect : std::uint8_t { echo, reverse, any };
+enum class OutputFormat : std::uint8_t { list, hex, raw };
+
+struct SendOptions {
+  net::Target target{net::Transport::tcp, {"127.0.0.1", 12345}};
+  Bytes payload{std::byte{0}, std::byte{1}, std::byte{2}, std::byte{3}};
+  std::chrono::nanoseconds timeout = std::chrono::seconds(5);
+  OutputFormat output = OutputFormat::list;
+  std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
+};
+
+// Runs the exchange. Prints the reply to out and failures (one line each) to err. Returns the
+// exit code: 0 when the full expected reply arrived, 1 otherwise.
+int run_send(const SendOptions& options, std::FILE* out, std::FILE* err);
+
+}  // namespace netecho::client

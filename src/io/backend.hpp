@@ -1,0 +1,97 @@
+#pragma once
+// The event engine's one small interface. It is cut at the operation and shaped by
+// completions (as in Asio's io_uring service and Seastar's reactor_backend): the owner asks for
+// an operation on a socket and later receives a Completion for it. The epoll backend adapts
+// readiness into completions by doing the system call itself when the socket is ready.
+//
+// Ownership and identity: every operation carries a Token (slot, generation) chosen by the
+// owner. The owner drops any completion whose generation no longer matches its slot, so a
+// completion that arrives after a socket was closed and its descriptor reused is harmless.
+//
+// Threading: a Backend belongs to one thread. Only wake() may be called from another.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "net/socket.hpp"
+
+namespace netecho::io {
+
+enum class Op : std::uint8_t {
+  accept,     // res: a new non-blocking descriptor, or -errno
+  recv,       // res: bytes in data, 0 at end of stream, or -errno
+  send,       // res: bytes written from the caller's buffer (may be short), or -errno
+  recv_from,  // res: datagram size, data and datagram set, or -errno
+  connect,    // res: 0 when connected, or -errno
+};
+
+struct Token {
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;
+};
+
+struct Completion {
+  Op op;
+  Token token;
+  std::int32_t res;
+  // recv and recv_from: the received bytes. They live in the backend's buffer and are valid only
+  // until the handler returns; whatever must outlive the call is copied by the owner.
+  std::span<const std::byte> data;
+  const net::Datagram* datagram = nullptr;  // recv_from only
+};
+
+class Handler {
+ public:
+  virtual void on_completion(const Completion& c) = 0;
+
+ protected:
+  ~Handler() = default;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const noexcept = 0;
+
+  // Multishot operations: once armed, each completes again and again until cancelled with
+  // stop_*() or forget(). accept stops by itself after an error such as EMFILE: the owner
+  // decides when to arm it again.
+  virtual void accept(int fd, Token t) = 0;
+  virtual void recv(int fd, Token t) = 0;
+  virtual void recv_from(int fd, Token t) = 0;
+  virtual void stop_accept(int fd) = 0;
+  virtual void stop_recv(int fd) = 0;
+
+  // Completes once the non-blocking connect() already started on fd succeeds or fails.
+  virtual void connect(int fd, Token t) = 0;
+
+  // Writes without waiting, now: returns bytes written (possibly fewer than asked, or 0 when
+  // the socket is full) or -errno. The fast path for a reply that fits.
+  virtual long try_send(int fd, std::span<const std::byte> data) noexcept = 0;
+
+  // Writes data when the socket can take it and completes once with the bytes written (which
+  // may be fewer than asked). data must stay valid until the completion. One send per fd at a
+  // time.
+  virtual void send(int fd, Token t, std::span<const std::byte> data) = 0;
+
+  // Replies to a datagram now; -errno (e.g. -EAGAIN when the socket buffer is full).
+  virtual long send_to(int fd, std::span<const std::byte> data,
+                       const net::Datagram& to) noexcept = 0;
+
+  // Drops every operation on fd before the owner closes it; no completion for fd follows.
+  virtual void forget(int fd) = 0;
+
+  // Waits at most timeout (negative: forever) for completions and delivers each to handler.
+  // Returns the number delivered.
+  virtual int poll(Handler& handler, std::chrono::nanoseconds timeout) = 0;
+
+  // Makes a poll() in progress (or the next one) return. Thread-safe and async-signal-safe.
+  virtual void wake() noexcept = 0;
+};
+
+}  // namespace netecho::io

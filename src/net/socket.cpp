@@ -1,0 +1,205 @@
+#include "net/socket.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace netecho::net {
+namespace {
+
+int set_int_option(int fd, int level, int name, int value) {
+  return ::setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+Result<Fd> new_socket(int family, Transport transport) {
+  const int type = (transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
+                   SOCK_CLOEXEC;
+  Fd fd(::socket(family, type, 0));
+  if (!fd) {
+    return errno_code();
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<Fd> open_listener(const SockAddr& addr, Transport transport, const ListenOptions& opts) {
+  auto sock = new_socket(addr.family(), transport);
+  if (!sock) {
+    return sock.error();
+  }
+  Fd fd = std::move(sock).value();
+  if (transport == Transport::tcp && set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1) != 0) {
+    return errno_code();
+  }
+  if (opts.reuse_port && set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1) != 0) {
+    return errno_code();
+  }
+  if (::bind(fd.get(), addr.get(), addr.size()) != 0) {
+    return errno_code();
+  }
+  if (transport == Transport::tcp) {
+    if (::listen(fd.get(), opts.backlog) != 0) {
+      return errno_code();
+    }
+  } else if (addr.is_wildcard()) {
+    if (auto ec = enable_packet_info(fd.get(), addr.family())) {
+      return ec;
+    }
+  }
+  return fd;
+}
+
+std::error_code check_address_free(const SockAddr& addr, Transport transport) {
+  auto sock = new_socket(addr.family(), transport);
+  if (!sock) {
+    return sock.error();
+  }
+  // TCP needs SO_REUSEADDR so that connections in TIME_WAIT do not count as "in use"; Linux
+  // still refuses a bind next to a listening socket. UDP must not set it: there it would
+  // allow sharing.
+  if (transport == Transport::tcp) {
+    set_int_option(sock->get(), SOL_SOCKET, SO_REUSEADDR, 1);
+  }
+  if (::bind(sock->get(), addr.get(), addr.size()) != 0) {
+    return errno_code();
+  }
+  return {};
+}
+
+Result<SockAddr> local_address(int fd) {
+  SockAddr addr;
+  *addr.size_ptr() = SockAddr::capacity();
+  if (::getsockname(fd, addr.get(), addr.size_ptr()) != 0) {
+    return errno_code();
+  }
+  return addr;
+}
+
+Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeout_ms) {
+  auto sock = new_socket(addr.family(), transport);
+  if (!sock) {
+    return sock.error();
+  }
+  Fd fd = std::move(sock).value();
+  if (::connect(fd.get(), addr.get(), addr.size()) == 0) {
+    return fd;
+  }
+  if (errno != EINPROGRESS) {
+    return errno_code();
+  }
+  pollfd p{fd.get(), POLLOUT, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  if (rc == 0) {
+    return errno_code(ETIMEDOUT);
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    return errno_code(err);
+  }
+  return fd;
+}
+
+std::error_code enable_packet_info(int fd, int family) {
+  const int rc = family == AF_INET6 ? set_int_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+                                    : set_int_option(fd, IPPROTO_IP, IP_PKTINFO, 1);
+  // A dual-stack IPv6 socket also receives IPv4 datagrams; ask for their info too.
+  if (rc == 0 && family == AF_INET6) {
+    set_int_option(fd, IPPROTO_IP, IP_PKTINFO, 1);
+  }
+  return rc == 0 ? std::error_code{} : errno_code();
+}
+
+int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
+  alignas(cmsghdr) char control[128];
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_name = out.peer.get();
+  msg.msg_namelen = SockAddr::capacity();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return -errno;
+  }
+  *out.peer.size_ptr() = msg.msg_namelen;
+  out.truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(n) > buf.size();
+  out.size = out.truncated ? buf.size() : static_cast<std::size_t>(n);
+  out.has_local = false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_addr = info.ipi_addr;
+      out.local = SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
+      out.ifindex = info.ipi_ifindex;
+      out.has_local = true;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+      sockaddr_in6 sin6{};
+      sin6.sin6_family = AF_INET6;
+      sin6.sin6_addr = info.ipi6_addr;
+      out.local = SockAddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof(sin6));
+      out.ifindex = static_cast<int>(info.ipi6_ifindex);
+      out.has_local = true;
+    }
+  }
+  return static_cast<int>(n);
+}
+
+long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  iovec iov{const_cast<std::byte*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(d.peer.get());
+  msg.msg_namelen = d.peer.size();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (d.has_local) {
+    msg.msg_control = control;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+    if (d.local.family() == AF_INET) {
+      in_pktinfo info{};
+      info.ipi_spec_dst = reinterpret_cast<const sockaddr_in*>(d.local.get())->sin_addr;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(info));
+      std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+      msg.msg_controllen = CMSG_SPACE(sizeof(info));
+    } else {
+      in6_pktinfo info{};
+      info.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(d.local.get())->sin6_addr;
+      info.ipi6_ifindex = static_cast<unsigned>(d.ifindex);
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof(info));
+      std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+      msg.msg_controllen = CMSG_SPACE(sizeof(info));
+    }
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : n;
+}
+
+}  // namespace netecho::net

@@ -1,0 +1,54 @@
+#pragma once
+// Server: binds every listener once per worker, announces each on stdout, runs the workers and
+// waits for a signal to stop.
+
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "server/config.hpp"
+#include "server/counters.hpp"
+#include "server/worker.hpp"
+
+namespace netecho::server {
+
+class Server {
+ public:
+  // Resolves and binds every listener in every worker's name, and raises the open-file limit.
+  // Throws net::ConfigError naming the listener and the system's reason on failure.
+  explicit Server(const ServerConfig& config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Prints one line per bound listener to out:
+  //   listening proto=tcp host=127.0.0.1 port=41234 mode=echo
+  // then "ready ..." once the workers run, and blocks until SIGINT or SIGTERM. Returns the exit
+  // code (0 after a signal, 1 if a worker failed). The signals must be blocked in every thread,
+  // which block_signals() does.
+  int run(std::FILE* out);
+
+  // Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and so in the threads it
+  // starts) and ignores SIGPIPE. Call before starting any thread.
+  static void block_signals();
+
+  CounterTotals totals() const;
+
+ private:
+  struct Bound {
+    ListenerSpec spec;
+    net::SockAddr addr;                // with the real port
+    std::vector<net::Fd> per_worker;   // one socket per worker
+  };
+
+  ServerConfig config_;
+  io::BackendChoice backend_;
+  unsigned threads_ = 1;
+  std::vector<Bound> bound_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// CPUs this process may run on (sched_getaffinity), at least 1.
+unsigned available_cpus();
+
+}  // namespace netecho::server

@@ -1,0 +1,35 @@
+#include "server/udp_endpoint.hpp"
+
+namespace netecho::server {
+
+void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
+                              std::span<std::byte> scratch, Counters& counters) const {
+  if (c.res < 0 || c.datagram == nullptr) {
+    return;  // e.g. ECONNREFUSED queued by an earlier reply's ICMP: nothing to answer
+  }
+  counters.add(counters.udp_in);
+  counters.add(counters.udp_bytes_in, c.data.size());
+  // A datagram cut by the receive buffer is never answered short; and source port 0 cannot be
+  // a real client (a reply there is a reflection vector).
+  if (c.datagram->truncated || c.datagram->peer.port() == 0) {
+    counters.add(counters.udp_dropped);
+    return;
+  }
+  const std::size_t n = service::datagram_reply(mode_, c.data, limit_, scratch);
+  const long sent = backend.send_to(fd_.get(), scratch.first(n), *c.datagram);
+  if (sent < 0) {
+    counters.add(counters.udp_dropped);
+    return;
+  }
+  counters.add(counters.udp_out);
+  counters.add(counters.udp_bytes_out, static_cast<std::uint64_t>(sent));
+}
+
+void UdpEndpoint::close(io::Backend& backend) noexcept {
+  if (fd_.valid()) {
+    backend.forget(fd_.get());
+    fd_.reset();
+  }
+}
+
+}  // namespace netecho::server
