@@ -1,0 +1,547 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <utility>
+#include <stdexcept>
+#include <sys/syscall.h>
+
+extern char** environ;
+
+namespace netecho::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int ms_left(Clock::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+std::string temp_path(const char* tag) {
+  char tmpl[] = "/tmp/netecho-test-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  if (fd < 0) {
+    fail("mkstemp");
+  }
+  ::close(fd);
+  return std::string(tmpl) + tag;
+}
+
+sockaddr_storage make_addr(const std::string& host, std::uint16_t port, int socktype,
+                           socklen_t& len) {
+  addrinfo hints{};
+  hints.ai_socktype = socktype;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
+    throw std::runtime_error("cannot resolve " + host);
+  }
+  sockaddr_storage ss{};
+  std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+  len = res->ai_addrlen;
+  ::freeaddrinfo(res);
+  return ss;
+}
+
+}  // namespace
+
+std::string netecho_bin() { return NETECHO_BIN; }
+
+bool have_command(const std::string& name) {
+  return run({"sh", "-c", "command -v " + name}, {}, 10s).exit_code == 0;
+}
+
+// ---------------------------------------------------------------- Process
+
+Process Process::spawn(const std::vector<std::string>& argv) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    fail("pipe");
+  }
+  Process p;
+  p.err_path_ = temp_path(".stderr");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, p.err_path_.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  const int rc = ::posix_spawnp(&p.pid_, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    errno = rc;
+    fail("spawn " + argv[0]);
+  }
+  p.out_fd_ = out[0];
+  return p;
+}
+
+Process::Process(Process&& o) noexcept { *this = std::move(o); }
+
+Process& Process::operator=(Process&& o) noexcept {
+  std::swap(pid_, o.pid_);
+  std::swap(out_fd_, o.out_fd_);
+  std::swap(err_path_, o.err_path_);
+  std::swap(buffered_, o.buffered_);
+  std::swap(status_, o.status_);
+  std::swap(reaped_, o.reaped_);
+  return *this;
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) {
+    ::close(out_fd_);
+  }
+  if (!err_path_.empty()) {
+    ::unlink(err_path_.c_str());
+  }
+}
+
+std::optional<std::string> Process::read_line(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (const auto nl = buffered_.find('\n'); nl != std::string::npos) {
+      std::string line = buffered_.substr(0, nl);
+      buffered_.erase(0, nl + 1);
+      return line;
+    }
+    pollfd p{out_fd_, POLLIN, 0};
+    const int rc = ::poll(&p, 1, ms_left(deadline));
+    if (rc <= 0) {
+      return std::nullopt;
+    }
+    char buf[4096];
+    const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
+    if (n <= 0) {
+      return std::nullopt;
+    }
+    buffered_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+bool Process::running() {
+  if (reaped_) {
+    return false;
+  }
+  int st = 0;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+    reaped_ = true;
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  // A pidfd turns "child exited" into something poll() can wait on, with a deadline.
+  const auto deadline = Clock::now() + timeout;
+  if (!reaped_) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      ::poll(&p, 1, ms_left(deadline));
+      ::close(pidfd);
+    }
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status_, 0);
+      reaped_ = true;
+      return -1;
+    }
+  }
+  if (WIFEXITED(status_)) {
+    return WEXITSTATUS(status_);
+  }
+  return 128 + WTERMSIG(status_);
+}
+
+int Process::stop(int sig, std::chrono::milliseconds timeout) {
+  if (running()) {
+    ::kill(pid_, sig);
+  }
+  return wait(timeout);
+}
+
+std::string Process::stderr_text() const {
+  std::ifstream in(err_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+long Process::rss_kib() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stol(line.substr(6));
+    }
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- Server
+
+Server::Server(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{netecho_bin(), "serve"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  proc_ = Process::spawn(argv);
+  static const std::regex kLine(
+      R"(listening proto=(tcp|udp) host=(\S+) port=(\d+) mode=(\w+))");
+  for (;;) {
+    auto line = proc_.read_line(10s);
+    if (!line) {
+      throw std::runtime_error("netecho serve did not become ready; stderr: " +
+                               proc_.stderr_text());
+    }
+    std::smatch m;
+    if (std::regex_match(*line, m, kLine)) {
+      listeners_.push_back({m[1], m[2], static_cast<std::uint16_t>(std::stoi(m[3])), m[4]});
+    } else if (line->rfind("ready ", 0) == 0) {
+      return;
+    }
+  }
+}
+
+std::uint16_t Server::port(std::string_view proto, std::string_view mode) const {
+  for (const auto& l : listeners_) {
+    if (l.proto == proto && (mode.empty() || l.mode == mode)) {
+      return l.port;
+    }
+  }
+  throw std::runtime_error("no such listener");
+}
+
+// ---------------------------------------------------------------- run
+
+RunResult run(const std::vector<std::string>& argv, std::string_view input,
+              std::chrono::milliseconds timeout) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
+      ::pipe2(err, O_CLOEXEC) != 0) {
+    fail("pipe");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  RunResult r;
+  if (rc != 0) {
+    ::close(in[1]);
+    ::close(out[0]);
+    ::close(err[0]);
+    r.err = "spawn failed";
+    return r;
+  }
+  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  std::size_t written = 0;
+  if (input.empty()) {
+    ::close(in[1]);
+    in[1] = -1;
+  }
+  const auto deadline = Clock::now() + timeout;
+  bool out_open = true, err_open = true;
+  while ((out_open || err_open) && Clock::now() < deadline) {
+    pollfd p[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
+    ::poll(p, in[1] >= 0 ? 3 : 2, ms_left(deadline));
+    char buf[65536];
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].revents != 0) {
+        const ssize_t n = ::read(p[i].fd, buf, sizeof(buf));
+        if (n <= 0) {
+          (i == 0 ? out_open : err_open) = false;
+          p[i].fd = -1;
+        } else {
+          (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(n));
+        }
+      }
+    }
+    if (in[1] >= 0 && p[2].revents != 0) {
+      const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
+      if (n > 0) {
+        written += static_cast<std::size_t>(n);
+      }
+      if (n < 0 || written == input.size()) {
+        ::close(in[1]);
+        in[1] = -1;
+      }
+    }
+    if (!out_open) {
+      out[0] = -1;
+    }
+    if (!err_open) {
+      err[0] = -1;
+    }
+  }
+  if (in[1] >= 0) {
+    ::close(in[1]);
+  }
+  if (out[0] >= 0) {
+    ::close(out[0]);
+  }
+  if (err[0] >= 0) {
+    ::close(err[0]);
+  }
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    ::poll(&p, 1, ms_left(deadline));
+    ::close(pidfd);
+  }
+  int st = 0;
+  if (::waitpid(pid, &st, WNOHANG) != pid) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+    r.exit_code = -1;
+    return r;
+  }
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+Bytes random_bytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) {
+    b = static_cast<std::byte>(rng() & 0xff);
+  }
+  return out;
+}
+
+Bytes to_bytes(std::string_view s) {
+  Bytes out(s.size());
+  std::memcpy(out.data(), s.data(), s.size());
+  return out;
+}
+
+// ---------------------------------------------------------------- Socket
+
+Socket Socket::tcp(const std::string& host, std::uint16_t port) {
+  socklen_t len = 0;
+  const auto ss = make_addr(host, port, SOCK_STREAM, len);
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    fail("socket");
+  }
+  Socket s(fd);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    fail("connect to " + host + ":" + std::to_string(port));
+  }
+  return s;
+}
+
+Socket Socket::udp(const std::string& host, std::uint16_t port) {
+  socklen_t len = 0;
+  const auto ss = make_addr(host, port, SOCK_DGRAM, len);
+  const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    fail("socket");
+  }
+  Socket s(fd);
+  int size = 1 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    fail("connect");
+  }
+  return s;
+}
+
+Socket::Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+Socket& Socket::operator=(Socket&& o) noexcept {
+  std::swap(fd_, o.fd_);
+  return *this;
+}
+Socket::~Socket() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+Bytes Socket::echo_exchange(const Bytes& data, const std::vector<std::size_t>& write_sizes,
+                            std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes got;
+  std::size_t sent = 0, turn = 0;
+  bool shut = false;
+  std::vector<std::byte> buf(65536);
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  while (Clock::now() < deadline) {
+    if (sent == data.size() && !shut) {
+      ::shutdown(fd_, SHUT_WR);
+      shut = true;
+    }
+    pollfd p{fd_, static_cast<short>(POLLIN | (shut ? 0 : POLLOUT)), 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      break;
+    }
+    if ((p.revents & POLLOUT) != 0 && !shut) {
+      const std::size_t want =
+          std::min(write_sizes[turn % write_sizes.size()], data.size() - sent);
+      const ssize_t n = ::send(fd_, data.data() + sent, want, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        ++turn;
+      } else if (n < 0 && errno != EAGAIN) {
+        break;
+      }
+    }
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+      if (n == 0) {
+        break;
+      }
+      if (n < 0) {
+        if (errno == EAGAIN) {
+          continue;
+        }
+        break;
+      }
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  }
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+  return got;
+}
+
+void Socket::send_all(const Bytes& data, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::size_t sent = 0;
+  while (sent < data.size() && Clock::now() < deadline) {
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      break;
+    }
+    const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN) {
+      fail("send");
+    }
+    sent += n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  if (sent < data.size()) {
+    throw std::runtime_error("send_all timed out");
+  }
+}
+
+Bytes Socket::recv_exact(std::size_t n, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes got(n);
+  std::size_t have = 0;
+  while (have < n) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      break;
+    }
+    const ssize_t r = ::recv(fd_, got.data() + have, n - have, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN)) {
+      break;
+    }
+    have += r > 0 ? static_cast<std::size_t>(r) : 0;
+  }
+  got.resize(have);
+  return got;
+}
+
+Bytes Socket::recv_to_eof(std::chrono::milliseconds timeout, bool* reset) {
+  const auto deadline = Clock::now() + timeout;
+  Bytes got;
+  std::vector<std::byte> buf(65536);
+  if (reset != nullptr) {
+    *reset = false;
+  }
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      break;
+    }
+    const ssize_t r = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (r == 0) {
+      break;
+    }
+    if (r < 0) {
+      if (errno == EAGAIN) {
+        continue;
+      }
+      if (reset != nullptr && errno == ECONNRESET) {
+        *reset = true;
+      }
+      break;
+    }
+    got.insert(got.end(), buf.begin(), buf.begin() + r);
+  }
+  return got;
+}
+
+void Socket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+std::optional<Bytes> Socket::udp_roundtrip(const Bytes& data, std::chrono::milliseconds timeout) {
+  if (::send(fd_, data.data(), data.size(), 0) < 0) {
+    fail("send");
+  }
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
+    return std::nullopt;
+  }
+  Bytes buf(65536);
+  const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+  if (n < 0) {
+    return std::nullopt;
+  }
+  buf.resize(static_cast<std::size_t>(n));
+  return buf;
+}
+
+void Socket::reset() {
+  linger l{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace netecho::test
