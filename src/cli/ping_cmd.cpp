@@ -1,0 +1,122 @@
+#include "cli/ping_cmd.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+
+#include "cli/common.hpp"
+#include "client/ping.hpp"
+#include "client/probe_frame.hpp"
+#include "io/signal_fd.hpp"
+#include "net/error.hpp"
+
+namespace netecho::cli {
+namespace {
+
+constexpr std::size_t kMaxUdpSize = 65507;
+constexpr std::size_t kMaxTcpSize = std::size_t{1} << 20;
+
+[[noreturn]] void usage(std::string message) {
+  throw net::ConfigError(std::move(message), net::kExitUsage);
+}
+
+}  // namespace
+
+CLI::App* register_ping(CLI::App& app, PingArgs& args) {
+  auto* cmd =
+      app.add_subcommand("ping", "Ping a TCP or UDP echo service, the way ping pings a host");
+  cmd->footer(
+      "Each probe is SIZE bytes: a 24-byte header (sequence number, send time, run id) and a\n"
+      "fill pattern; every reply is checked byte for byte. TCP reuses one connection unless\n"
+      "--connect is given; UDP detects loss, duplicates, reordering and late replies.\n"
+      "Probe k is sent at start + k * INTERVAL. Ctrl-C ends the run and prints the summary.\n"
+      "Durations: 0.2, 200ms, 1.5s. Exit 0 when a reply arrived (with -c and -w: when COUNT\n"
+      "replies did), 1 when none did, 2 on bad usage or an unknown host. See docs/PING.md.");
+  cmd->add_option("target", args.target,
+                  "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+      ->required();
+  cmd->add_option("-c,--count", args.count, "stop after COUNT probes")
+      ->type_name("COUNT")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-i,--interval", args.interval, "time between probes")
+      ->type_name("INTERVAL")
+      ->capture_default_str();
+  cmd->add_option("-s,--size", args.size,
+                  "bytes per probe, header included (24 to 65507 for UDP, to 1048576 for TCP)")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  cmd->add_option("-W,--timeout", args.timeout, "how long to wait for each reply")
+      ->type_name("TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("-w,--deadline", args.deadline,
+                  "end the run after this long, however many probes were sent or answered")
+      ->type_name("DEADLINE");
+  cmd->add_flag("-q,--quiet", args.quiet, "print only the first line and the summary");
+  auto* v4 = cmd->add_flag("-4", args.ipv4, "use IPv4 only");
+  auto* v6 = cmd->add_flag("-6", args.ipv6, "use IPv6 only");
+  v4->excludes(v6);
+  cmd->add_flag("--connect", args.connect,
+                "TCP: a new connection per probe; reports connect and echo time apart");
+  cmd->add_option("--expect", args.expect,
+                  "what the server answers: echo, or reverse (netecho serve --udp-reverse)")
+      ->check(CLI::IsMember({"echo", "reverse"}))
+      ->capture_default_str();
+  auto* json = cmd->add_flag("--json", args.json, "print one JSON document at the end");
+  auto* lines = cmd->add_flag("--json-lines", args.json_lines,
+                              "print one JSON object per probe, then the summary");
+  json->excludes(lines);
+  return cmd;
+}
+
+int run_ping(const PingArgs& args) {
+  client::PingOptions o;
+  o.target = parse_target_or_throw(args.target, "target");
+  const bool tcp = o.target.transport == net::Transport::tcp;
+  o.count = args.count;
+  o.interval = parse_duration_or_throw(args.interval, "-i/--interval");
+  if (o.interval < std::chrono::milliseconds(1)) {
+    usage(fmt::format("-i/--interval: '{}' is shorter than the 1 ms minimum", args.interval));
+  }
+  o.timeout = parse_duration_or_throw(args.timeout, "-W/--timeout");
+  if (o.timeout <= std::chrono::nanoseconds(0)) {
+    usage(fmt::format("-W/--timeout: '{}' must be more than 0", args.timeout));
+  }
+  if (args.deadline) {
+    o.deadline = parse_duration_or_throw(*args.deadline, "-w/--deadline");
+    if (*o.deadline <= std::chrono::nanoseconds(0)) {
+      usage(fmt::format("-w/--deadline: '{}' must be more than 0", *args.deadline));
+    }
+  }
+  const std::size_t max_size = tcp ? kMaxTcpSize : kMaxUdpSize;
+  if (args.size < client::kProbeHeaderSize || args.size > max_size) {
+    usage(fmt::format("-s/--size: {} is out of range: {} probes take {} to {} bytes", args.size,
+                      tcp ? "TCP" : "UDP", client::kProbeHeaderSize, max_size));
+  }
+  o.size = args.size;
+  o.quiet = args.quiet;
+  o.family = args.ipv4 ? net::Family::v4 : args.ipv6 ? net::Family::v6 : net::Family::any;
+  if (args.connect && !tcp) {
+    usage("--connect applies to TCP targets only");
+  }
+  o.connect_per_probe = args.connect;
+  o.reverse = args.expect == "reverse";
+  if (o.reverse && tcp) {
+    usage("--expect reverse applies to UDP targets only (netecho serve reverses datagrams)");
+  }
+  o.output = args.json         ? client::PingOutput::json
+             : args.json_lines ? client::PingOutput::json_lines
+                               : client::PingOutput::text;
+
+  // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
+  // prints the summary and returns the exit code by the usual rule.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto stop = io::SignalFd::open({SIGINT, SIGTERM});
+  if (!stop) {
+    throw net::ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),
+                           net::kExitUsage);
+  }
+  o.stop_fd = stop->fd();
+  return client::run_ping(o, stdout, stderr);
+}
+
+}  // namespace netecho::cli

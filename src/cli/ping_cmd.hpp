@@ -1,0 +1,30 @@
+#pragma once
+// `netecho ping`: the options as given on the command line, and the command.
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace netecho::cli {
+
+struct PingArgs {
+  std::string target;
+  std::optional<std::uint64_t> count;
+  std::string interval = "1";
+  std::size_t size = 64;
+  std::string timeout = "1";
+  std::optional<std::string> deadline;
+  bool quiet = false;
+  bool ipv4 = false;
+  bool ipv6 = false;
+  bool connect = false;
+  std::string expect = "echo";
+  bool json = false;
+  bool json_lines = false;
+};
+
+CLI::App* register_ping(CLI::App& app, PingArgs& args);
+int run_ping(const PingArgs& args);
+
+}  // namespace netecho::cli

@@ -1,0 +1,70 @@
+#pragma once
+// What `netecho ping` prints: per-probe lines and the summary, as text in ping's shape or as
+// JSON (docs/PING.md lists the fields). Pure formatting: strings in, strings out.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "client/ping_stats.hpp"
+
+namespace netecho::client {
+
+enum class ProbeEventType : std::uint8_t {
+  reply,      // answered within the timeout
+  duplicate,  // a further reply to an answered probe
+  late,       // a reply after the probe's timeout (or after its connection failed)
+  timeout,    // no reply within the timeout
+  error,      // a bad reply, a refused/reset/stalled connection, a failed send
+};
+
+struct ProbeEvent {
+  ProbeEventType type = ProbeEventType::reply;
+  std::optional<std::uint64_t> seq;  // unset when the event belongs to no single probe
+  std::size_t bytes = 0;             // bytes of the reply as received (reply kinds, bad replies)
+  std::string from;                  // the address probed, "127.0.0.1:7" / "[::1]:7"
+  std::chrono::nanoseconds at{};     // since the start of the run
+  std::optional<std::chrono::nanoseconds> rtt;      // reply, duplicate, late
+  std::optional<std::chrono::nanoseconds> connect;  // --connect: time to connect
+  bool reordered = false;                           // reply: a later probe was answered first
+  std::string message;                              // error: what went wrong
+};
+
+// The run's settings, for the header line and the summary.
+struct PingRunInfo {
+  std::string target;   // "tcp://localhost:12345" (the transport always spelled out)
+  std::string address;  // the resolved address probed, "127.0.0.1:12345"
+  bool tcp = true;
+  std::size_t size = 0;
+  std::chrono::nanoseconds interval{};
+  std::chrono::nanoseconds timeout{};
+  bool connect_per_probe = false;
+  bool reverse = false;
+};
+
+// ping's time format: 3 decimals below 1 ms, 2 below 10, 1 below 100, none above.
+std::string format_rtt(std::chrono::nanoseconds d);
+// Milliseconds with 3 decimals, as in the summary ("0.041").
+std::string format_ms3(double ns);
+
+// "PING tcp://localhost:12345 (127.0.0.1:12345): 64 data bytes"
+std::string header_line(const PingRunInfo& info);
+// One line per event, without the newline:
+//   64 bytes from 127.0.0.1:12345: seq=3 time=0.041 ms
+//   no reply from 127.0.0.1:12345: seq=4 timeout after 1000 ms
+std::string event_line(const ProbeEvent& e, const PingRunInfo& info);
+// One JSON object on one line, without the newline.
+std::string event_json(const ProbeEvent& e);
+
+// The summary block, each line ending in a newline.
+std::string summary_text(const PingRunInfo& info, const PingStats& stats,
+                         std::chrono::nanoseconds elapsed);
+// The summary as one JSON object. type_field adds "type":"summary" (for --json-lines). indent
+// < 0 gives one line.
+std::string summary_json(const PingRunInfo& info, const PingStats& stats,
+                         std::chrono::nanoseconds elapsed, bool interrupted, bool type_field,
+                         int indent);
+
+}  // namespace netecho::client

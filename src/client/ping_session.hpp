@@ -1,0 +1,135 @@
+#pragma once
+// Internal to netecho ping: the probing session, shared by ping.cpp (schedule, event loop,
+// output), ping_udp.cpp and ping_tcp.cpp (the two transports). Not for use elsewhere.
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "client/ping.hpp"
+#include "client/ping_report.hpp"
+#include "client/ping_stats.hpp"
+#include "client/probe_frame.hpp"
+#include "net/address.hpp"
+#include "net/fd.hpp"
+
+namespace netecho::client::ping_detail {
+
+using Clock = PingClock;
+using std::chrono::nanoseconds;
+
+// Reads per socket per loop turn, so one busy socket cannot starve the timers.
+inline constexpr int kReadsPerTurn = 16;
+
+// A time point as written into a probe frame: nanoseconds of the monotonic clock.
+inline std::uint64_t to_ns(Clock::time_point t) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<nanoseconds>(t.time_since_epoch()).count());
+}
+
+inline std::string error_text(int e) {
+  return std::error_code(e, std::system_category()).message();
+}
+
+// A TCP connection and the probes that travel on it.
+struct Conn {
+  struct Written {
+    std::uint64_t seq;
+    Clock::time_point at;  // when the frame was handed to the socket
+    std::uint64_t send_ns;
+  };
+
+  net::Fd fd;
+  bool connected = false;
+  bool dead = false;  // to be closed at the end of this loop turn
+  Clock::time_point connect_started;
+  std::optional<nanoseconds> connect_time;
+  std::optional<std::uint64_t> only_seq;  // --connect: the one probe of this connection
+  std::vector<std::uint64_t> waiting;     // due while connecting; written once connected
+  std::deque<Written> written;            // written, reply not yet read; TCP keeps the order
+  std::vector<std::byte> out;             // frames the kernel has not taken yet
+  std::size_t out_done = 0;
+  std::vector<std::byte> in;  // reply bytes short of a whole frame
+};
+
+// One run of netecho ping: the schedule, the probes in flight and their sockets, the counters.
+// Single-threaded: run() owns the loop until the run ends.
+class Pinger {
+ public:
+  // The session for one run: o is the validated options, peer the resolved address probed.
+  Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, std::FILE* err);
+
+  int run();
+
+ private:
+  bool more_to_send() const {
+    if (!o_.count) {
+      return true;
+    }
+    // With a deadline, ping keeps probing until count replies came (or the deadline passed).
+    return o_.deadline ? stats_.received < *o_.count : sent_ < *o_.count;
+  }
+  bool finished() const {
+    if (!o_.count) {
+      return false;
+    }
+    return o_.deadline ? stats_.received >= *o_.count
+                       : sent_ >= *o_.count && tracker_.in_flight() == 0;
+  }
+  Clock::time_point due(std::uint64_t k) const { return start_ + o_.interval * k; }
+
+  void start_probe(Clock::time_point now);
+  void on_timeout(std::uint64_t seq);
+  std::optional<Clock::time_point> next_wake() const;
+  bool wait(Clock::time_point now);  // false when stopped
+
+  // UDP
+  void udp_send(std::uint64_t seq, Clock::time_point now);
+  void udp_receive();
+  void udp_errors();
+  void udp_datagram(std::span<std::byte> data, bool truncated, Clock::time_point now);
+
+  // TCP
+  void tcp_probe(std::uint64_t seq, Clock::time_point now);
+  void on_connected(Conn& c, Clock::time_point now);
+  void write_frame(Conn& c, std::uint64_t seq, Clock::time_point now);
+  void flush(Conn& c);
+  void tcp_receive(Conn& c);
+  void tcp_frame(Conn& c, std::span<const std::byte> frame, Clock::time_point now);
+  void lose(Conn& c, const std::string& why);
+  void expire_connects(Clock::time_point now);
+
+  // Output
+  std::optional<std::string> frame_problem(std::span<const std::byte> data,
+                                           ProbeHeader& header) const;
+  void emit(ProbeEvent e);
+  void reply(ProbeEvent e, const ReplyMatch& m, nanoseconds rtt);
+
+  const PingOptions& o_;
+  net::SockAddr peer_;
+  std::FILE* out_;
+  std::FILE* err_;
+  PingRunInfo info_;
+  PingStats stats_;
+  ProbeTracker tracker_;
+  std::uint32_t session_ = 0;
+  Clock::time_point start_;
+  std::uint64_t sent_ = 0;  // probes started; probe k (from 0) has seq k + 1
+  bool interrupted_ = false;
+  std::vector<std::byte> frame_;
+  std::vector<std::byte> rbuf_ = std::vector<std::byte>(65536);
+
+  net::Fd udp_;
+  bool errqueue_ = false;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  bool had_connection_ = false;  // TCP: a connection was up before (the next one reconnects)
+};
+
+}  // namespace netecho::client::ping_detail
