@@ -1,0 +1,149 @@
+#include "cli/bench_cmd.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "client/bench.hpp"
+#include "io/probe.hpp"
+#include "net/error.hpp"
+
+namespace netecho::cli {
+namespace {
+
+// "64", "1k", "16KiB", "1M", "1MiB": bytes, with binary multiples.
+std::size_t parse_size_or_throw(std::string_view text, std::string_view flag) {
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") {
+    scale = 1;
+  } else if (unit == "k" || unit == "K" || unit == "KiB") {
+    scale = 1024;
+  } else if (unit == "m" || unit == "M" || unit == "MiB") {
+    scale = 1024 * 1024;
+  }
+  if (ptr == text.data() || ec != std::errc() || scale == 0 || value > (std::uint64_t{1} << 40)) {
+    throw net::ConfigError(
+        fmt::format("{}: invalid size '{}' (expected bytes, e.g. 64, 16KiB, 1MiB)", flag, text),
+        net::kExitUsage);
+  }
+  return static_cast<std::size_t>(value * scale);
+}
+
+}  // namespace
+
+CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "bench", "Load-test an echo server: throughput and latency percentiles, every byte checked");
+  cmd->footer(
+      "Closed loop by default: each connection keeps --pipeline messages in flight and sends\n"
+      "the next as soon as an echo returns; latency counts from the send. With --rate the run\n"
+      "is open loop: messages leave on a fixed schedule spread evenly over the connections,\n"
+      "and latency counts from the intended send time, so a stalled server shows in the tail\n"
+      "(no coordinated omission).\n"
+      "Every echoed byte is checked (TCP: the exact stream sent; UDP: sequence number, send\n"
+      "time and payload; loss, duplicates and reordering are counted).\n"
+      "On a terminal a line per second shows progress. Ctrl-C ends the run early and still\n"
+      "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...)\n"
+      "or the server could not be reached; 2: bad usage. JSON schema: docs/BENCH.md.");
+  cmd->add_option("target", args.target,
+                  "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+      ->capture_default_str();
+  cmd->add_option("-c,--connections", args.connections,
+                  "connections (UDP: sockets), spread over the threads")
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
+  auto* duration = cmd->add_option("-d,--duration", args.duration,
+                                   "how long to measure, after the warm-up (default 10s)")
+                       ->type_name("DURATION");
+  auto* count = cmd->add_option("-n,--messages", args.messages,
+                                "measure this many messages in all instead of a duration")
+                    ->type_name("N")
+                    ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+  duration->excludes(count);
+  cmd->add_option("-s,--size", args.size, "message size (e.g. 64, 16KiB; UDP: 24 to 65507)")
+      ->capture_default_str();
+  cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
+      ->check(CLI::Range(1u, 65536u))
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", args.threads,
+                  "threads, each with its own event loop (default: one per CPU, at most one "
+                  "per connection)")
+      ->type_name("N")
+      ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--rate", args.rate, "open loop: total messages per second over all connections")
+      ->type_name("R")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", args.warmup, "run this long first without measuring")
+      ->capture_default_str();
+  cmd->add_option("--connect-timeout", args.connect_timeout,
+                  "give up on a connection not established within this time")
+      ->capture_default_str();
+  cmd->add_option("--timeout", args.timeout,
+                  "a message not answered within this time is an error (TCP timeout, UDP loss)")
+      ->capture_default_str();
+  cmd->add_option("--backend", args.backend,
+                  "event engine: io_uring, epoll, or auto: io_uring where the kernel allows it, "
+                  "else epoll")
+      ->type_name("auto|epoll|io_uring")
+      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
+      ->capture_default_str();
+  cmd->add_option("--json", args.json,
+                  "write every figure and the percentile distribution as JSON ('-': stdout, "
+                  "and the report goes to stderr)")
+      ->type_name("FILE");
+  cmd->add_option("--plot", args.plot, "write the latency-by-percentile chart as SVG")
+      ->type_name("FILE.svg");
+  return cmd;
+}
+
+int run_bench(const BenchArgs& args) {
+  client::BenchOptions o;
+  o.target = parse_target_or_throw(args.target, "target");
+  o.connections = args.connections;
+  if (args.messages) {
+    o.messages = *args.messages;
+  } else if (args.duration) {
+    o.duration = parse_duration_or_throw(*args.duration, "--duration");
+    if (o.duration.count() == 0) {
+      throw net::ConfigError("--duration: must be longer than 0", net::kExitUsage);
+    }
+  }
+  o.message_size = parse_size_or_throw(args.size, "--size");
+  const auto lo = client::min_message_size(o.target.transport);
+  const auto hi = client::max_message_size(o.target.transport);
+  if (o.message_size < lo || o.message_size > hi) {
+    throw net::ConfigError(
+        fmt::format("--size: {} bytes is out of range for {} ({} to {} bytes{})", o.message_size,
+                    net::to_string(o.target.transport), lo, hi,
+                    o.target.transport == net::Transport::udp
+                        ? ": each datagram carries a 24-byte sequence and time header"
+                        : ""),
+        net::kExitUsage);
+  }
+  o.pipeline = args.pipeline;
+  o.threads = args.threads;
+  o.rate = args.rate.value_or(0);
+  o.warmup = parse_duration_or_throw(args.warmup, "--warmup");
+  o.connect_timeout = parse_duration_or_throw(args.connect_timeout, "--connect-timeout");
+  o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
+  if (o.connect_timeout.count() == 0 || o.timeout.count() == 0) {
+    throw net::ConfigError(fmt::format("{}: must be longer than 0",
+                                       o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
+                           net::kExitUsage);
+  }
+  if (const auto kind = io::parse_backend(args.backend)) {
+    o.backend = *kind;
+  } else {
+    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", args.backend),
+                           net::kExitUsage);
+  }
+  o.json_path = args.json;
+  o.plot_path = args.plot;
+  return client::run_bench(o, stdout, stderr);
+}
+
+}  // namespace netecho::cli

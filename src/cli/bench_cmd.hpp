@@ -1,0 +1,32 @@
+#pragma once
+// `netecho bench`: the options as given on the command line, and the command.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace netecho::cli {
+
+struct BenchArgs {
+  std::string target = "tcp://127.0.0.1:12345";
+  std::uint32_t connections = 10;
+  std::optional<std::string> duration;  // default 10s
+  std::optional<std::uint64_t> messages;
+  std::string size = "64";
+  std::uint32_t pipeline = 1;
+  unsigned threads = 0;
+  std::optional<double> rate;
+  std::string warmup = "0s";
+  std::string connect_timeout = "5s";
+  std::string timeout = "2s";
+  std::string json;
+  std::string plot;
+  std::string backend = "auto";
+};
+
+CLI::App* register_bench(CLI::App& app, BenchArgs& args);
+int run_bench(const BenchArgs& args);
+
+}  // namespace netecho::cli

@@ -1,0 +1,320 @@
+#include "client/bench.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/system.hpp"
+#include "client/bench_worker.hpp"
+#include "client/probe_frame.hpp"
+#include "client/report.hpp"
+#include "net/error.hpp"
+
+namespace netecho::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FileCloser {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+// Opens an output file before the run, so that a bad path fails at once, not after it.
+bool open_output(const std::string& path, const char* flag, File& file, std::FILE* err) {
+  if (path.empty() || path == "-") {
+    return true;
+  }
+  file.reset(std::fopen(path.c_str(), "w"));
+  if (!file) {
+    fmt::print(err, "netecho bench: {} {}: {}\n", flag, path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool write_output(const std::string& text, const std::string& path, File& file, std::FILE* out,
+                  std::FILE* err) {
+  std::FILE* f = path == "-" ? out : file.get();
+  if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) {
+    fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+std::string utc_iso8601(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The per-second line: rates since the previous tick and the latency distribution of echoes
+// received in between, rebuilt from the workers' live bucket counters.
+class LiveLine {
+ public:
+  explicit LiveLine(std::size_t workers) : previous_(workers), current_(workers) {}
+
+  std::string tick(const std::vector<std::unique_ptr<BenchWorker>>& workers,
+                   std::uint64_t elapsed_s, double seconds, std::size_t message_size, bool warmup) {
+    std::uint64_t messages = 0;
+    std::uint64_t errors = 0;
+    Histogram second;
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      const WorkerStats& st = workers[w]->stats();
+      messages += st.messages.get();
+      errors += st.errors.get();
+      st.live.snapshot(current_[w]);
+      if (previous_[w].empty()) {
+        previous_[w].assign(Histogram::kBucketCount, 0);
+      }
+      for (std::size_t i = 0; i < Histogram::kBucketCount; ++i) {
+        const std::uint64_t d = current_[w][i] - previous_[w][i];
+        if (d != 0) {
+          const std::uint64_t lo = Histogram::bucket_lowest(i);
+          const std::uint64_t hi = Histogram::bucket_highest(i);
+          second.record_n(lo + (hi - lo + 1) / 2, d);
+        }
+      }
+      std::swap(previous_[w], current_[w]);
+    }
+    const double rate = seconds > 0 ? static_cast<double>(messages - messages_) / seconds : 0;
+    messages_ = messages;
+    return format_live_line(elapsed_s, rate, rate * static_cast<double>(message_size) / 1e6, second,
+                            errors, warmup) +
+           "\n";
+  }
+
+ private:
+  std::vector<std::vector<std::uint64_t>> previous_;
+  std::vector<std::vector<std::uint64_t>> current_;
+  std::uint64_t messages_ = 0;
+};
+
+sigset_t run_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  return set;
+}
+
+}  // namespace
+
+std::size_t min_message_size(net::Transport transport) noexcept {
+  return transport == net::Transport::udp ? kProbeHeaderSize : 1;
+}
+
+std::size_t max_message_size(net::Transport transport) noexcept {
+  return transport == net::Transport::udp ? 65507 : std::size_t{64} << 20;
+}
+
+int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  auto resolved = net::resolve(o.target.endpoint, o.target.transport, /*passive=*/false);
+  if (const auto* e = std::get_if<std::string>(&resolved)) {
+    fmt::print(err, "netecho bench: {}\n", *e);
+    return net::kExitFailure;
+  }
+  const std::vector<net::SockAddr> addresses = std::get<0>(std::move(resolved));
+  File json_file;
+  File plot_file;
+  if (!open_output(o.json_path, "--json", json_file, err) ||
+      !open_output(o.plot_path, "--plot", plot_file, err)) {
+    return net::kExitFailure;
+  }
+  // With the JSON on standard output, the human report moves to standard error.
+  std::FILE* report_out = o.json_path == "-" ? err : out;
+  const bool live = o.live.value_or(::isatty(::fileno(report_out)) != 0 && o.json_path != "-");
+
+  const base::FileLimit files = base::raise_open_file_limit();
+  if (files.after < std::uint64_t{o.connections} + 32) {
+    fmt::print(err,
+               "netecho bench: {} connections need more open files than the limit of {} "
+               "(raise it with ulimit -n)\n",
+               o.connections, files.after);
+    return net::kExitFailure;
+  }
+  const unsigned threads =
+      std::min<unsigned>(o.threads != 0 ? o.threads : base::available_cpus(), o.connections);
+  const io::BackendChoice backend = io::choose_backend(o.backend);
+
+  // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
+  std::vector<std::vector<std::uint32_t>> ids(threads);
+  std::vector<std::vector<std::uint64_t>> quotas(threads);
+  for (std::uint32_t i = 0; i < o.connections; ++i) {
+    std::uint64_t quota = Flow::kUnlimited;
+    if (o.messages != 0) {
+      quota = o.messages / o.connections + (i < o.messages % o.connections ? 1 : 0);
+    }
+    ids[i % threads].push_back(i);
+    quotas[i % threads].push_back(quota);
+  }
+  std::vector<std::unique_ptr<BenchWorker>> workers;
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.push_back(std::make_unique<BenchWorker>(o, addresses, ids[t], quotas[t],
+                                                    io::make_backend(backend.kind), live));
+  }
+
+  // Signals: the workers inherit the blocked mask; only this thread takes them, by sigtimedwait.
+  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = run_signals();
+  sigset_t old_mask;
+  ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+
+  RunControl control(static_cast<std::ptrdiff_t>(threads), ::pthread_self());
+  std::vector<std::string> failures(threads);
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      BenchWorker& w = *workers[t];
+      try {
+        w.run(control);
+      } catch (const std::exception& e) {
+        failures[t] = e.what();
+        if (!w.arrived()) {
+          control.barrier.arrive_and_drop();
+        }
+        control.stop.store(2);
+        for (auto& other : workers) {
+          other->wake();
+        }
+        control.finished.fetch_add(1);
+        ::pthread_kill(control.main, SIGUSR1);
+      }
+    });
+  }
+
+  int stop = 0;
+  LiveLine line(threads);
+  std::int64_t next_tick_ns = 0;
+  std::uint64_t tick_index = 0;
+  while (control.finished.load() < threads) {
+    std::int64_t wait_ns = 1'000'000'000;
+    const std::int64_t now_ns = to_ns(BenchClock::now());
+    if (live && control.started.load()) {
+      if (next_tick_ns == 0) {
+        next_tick_ns = control.start_ns.load() + 1'000'000'000;
+      }
+      wait_ns = std::max<std::int64_t>(0, next_tick_ns - now_ns);
+    }
+    const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000),
+                      static_cast<long>(wait_ns % 1'000'000'000)};
+    const int sig = ::sigtimedwait(&signals, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      stop = std::min(stop + 1, 2);
+      control.stop.store(stop);
+      for (auto& w : workers) {
+        w->wake();
+      }
+    }
+    if (next_tick_ns != 0 && to_ns(BenchClock::now()) >= next_tick_ns &&
+        control.finished.load() < threads) {
+      ++tick_index;
+      const bool warming = next_tick_ns <= control.start_ns.load() + o.warmup.count();
+      const std::string text = line.tick(workers, tick_index, 1.0, o.message_size, warming);
+      std::fputs(text.c_str(), report_out);
+      std::fflush(report_out);
+      next_tick_ns += 1'000'000'000;
+    }
+  }
+  for (auto& t : pool) {
+    t.join();
+  }
+  double cpu_user = 0;
+  double cpu_system = 0;
+  process_cpu_seconds(cpu_user, cpu_system);
+  // Signals that arrived too late to matter are consumed, then the caller's mask is restored.
+  const timespec zero{0, 0};
+  while (::sigtimedwait(&signals, nullptr, &zero) > 0) {
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+
+  for (const auto& f : failures) {
+    if (!f.empty()) {
+      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
+      return net::kExitFailure;
+    }
+  }
+
+  BenchResult r;
+  r.options = o;
+  r.backend = std::string(io::to_string(backend.kind));
+  r.threads = threads;
+  std::int64_t stopped_ns = 0;
+  std::int64_t last_measured_ns = 0;
+  for (const auto& w : workers) {
+    const FlowContext& ctx = w->context();
+    r.latency.merge(ctx.latency);
+    r.connect.merge(ctx.connect);
+    r.connected += ctx.connected;
+    r.messages += ctx.measured;
+    r.warmup_messages += ctx.warmup;
+    r.messages_sent += ctx.issued;
+    r.messages_received += ctx.received;
+    r.reordered += ctx.reordered;
+    r.late += ctx.late;
+    r.abandoned += ctx.abandoned;
+    r.interrupted = r.interrupted || w->interrupted();
+    if (r.first_error.empty()) {
+      r.first_error = ctx.first_error;
+    }
+    if (r.address.empty()) {
+      r.address = ctx.first_address;
+    }
+    const WorkerStats& st = w->stats();
+    r.bytes_sent += st.bytes_sent.get();
+    r.bytes_received += st.bytes_received.get();
+    for (std::size_t k = 0; k < kErrorKinds; ++k) {
+      r.errors[k] += st.errors_by_kind[k].get();
+    }
+    stopped_ns = std::max(stopped_ns, w->stopped_ns());
+    last_measured_ns = std::max(last_measured_ns, ctx.last_measured_ns);
+  }
+  if (control.abort) {
+    fmt::print(err, "netecho bench: {}\n",
+               r.first_error.empty() ? "no connection could be made" : r.first_error);
+    return net::kExitFailure;
+  }
+  const std::int64_t measure_start = control.start_ns.load() + o.warmup.count();
+  const std::int64_t end = o.messages != 0 ? last_measured_ns : stopped_ns;
+  r.elapsed = std::chrono::nanoseconds(std::max<std::int64_t>(0, end - measure_start));
+  const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
+  r.started_at =
+      utc_iso8601(std::chrono::system_clock::now() -
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
+  r.cpu_user_s = cpu_user - control.cpu_start_user;
+  r.cpu_system_s = cpu_system - control.cpu_start_system;
+
+  print_report(r, report_out);
+  bool written = true;
+  if (!o.json_path.empty()) {
+    written = write_output(report_json(r), o.json_path, json_file, out, err) && written;
+  }
+  if (!o.plot_path.empty()) {
+    written = write_output(report_svg(r), o.plot_path, plot_file, out, err) && written;
+  }
+  if (r.error_total() != 0) {
+    fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
+               r.first_error);
+    return net::kExitFailure;
+  }
+  return written ? 0 : net::kExitFailure;
+}
+
+}  // namespace netecho::client

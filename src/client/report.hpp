@@ -1,0 +1,52 @@
+#pragma once
+// What `netecho bench` prints and writes: the live line, the final report in the spirit of
+// wrk's, the JSON document (schema in docs/BENCH.md) and the latency-by-percentile SVG chart.
+// Pure functions of a BenchResult (and of the figures of one second), so they can be tested
+// without running anything.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "client/bench.hpp"
+#include "client/histogram.hpp"
+
+namespace netecho::client {
+
+// The percentiles every report lists, and their JSON names.
+struct ReportPercentile {
+  double percentile;
+  const char* label;      // "p99.9"
+  const char* json_name;  // "p99_9"
+};
+inline constexpr ReportPercentile kReportPercentiles[] = {
+    {50, "p50", "p50"},       {90, "p90", "p90"},          {99, "p99", "p99"},
+    {99.9, "p99.9", "p99_9"}, {99.99, "p99.99", "p99_99"},
+};
+
+// One line per second on a terminal:
+//   "   3 s    41,234 msgs/s    2.64 MB/s   p50 25.1 us   p99 45.0 us   errors 0"
+// second: the latencies of echoes received during that second.
+std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, double mb_per_s,
+                             const Histogram& second, std::uint64_t errors, bool warmup);
+
+// The run's parameters on one line: "tcp://127.0.0.1:7, 100 connections, 1 thread, 64 B,
+// pipeline 1, closed loop, 10 s". Used by the report and the chart's title.
+std::string describe_run(const BenchResult& r);
+
+// The final human report.
+void print_report(const BenchResult& r, std::FILE* out);
+
+// Every figure and the full percentile distribution, as a JSON document (docs/BENCH.md).
+std::string report_json(const BenchResult& r);
+
+// A self-contained SVG chart: latency (y, linear) against percentile (x at -log10(1 - p), so
+// 90 %, 99 %, 99.9 % ... are evenly spaced, as in HdrHistogram's plots), with axes, tick
+// labels and a title holding the run's parameters. The series is one polyline with
+// id="latency", one point per entry of Histogram::distribution().
+std::string report_svg(const BenchResult& r);
+
+// "1,234,567"
+std::string group_digits(std::uint64_t n);
+
+}  // namespace netecho::client
