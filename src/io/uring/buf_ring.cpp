@@ -1,0 +1,110 @@
+#include "io/uring/buf_ring.hpp"
+
+#include <liburing.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace netecho::io {
+namespace {
+
+void* map_anonymous(std::size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+}  // namespace
+
+net::Result<BufRing> BufRing::create(io_uring& ring, std::uint16_t group, std::uint32_t count,
+                                     std::uint32_t size) {
+  if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || size == 0) {
+    return net::errno_code(EINVAL);
+  }
+  BufRing r;
+  r.ring_ = &ring;
+  r.group_ = group;
+  r.count_ = count;
+  r.size_ = size;
+  // The ring must be page-aligned: a fresh mapping is.
+  r.ring_bytes_ = std::size_t{count} * sizeof(io_uring_buf);
+  r.buffer_bytes_ = std::size_t{count} * size;
+  void* ring_mem = map_anonymous(r.ring_bytes_);
+  if (ring_mem == nullptr) {
+    return net::errno_code();
+  }
+  r.br_ = static_cast<io_uring_buf_ring*>(ring_mem);
+  void* buffer_mem = map_anonymous(r.buffer_bytes_);
+  if (buffer_mem == nullptr) {
+    return net::errno_code();  // r's destructor unmaps the ring
+  }
+  r.buffers_ = static_cast<std::byte*>(buffer_mem);
+
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  if (const int rc = io_uring_register_buf_ring(&ring, &reg, 0); rc < 0) {
+    r.ring_ = nullptr;  // not registered: nothing to unregister
+    return net::errno_code(-rc);
+  }
+  io_uring_buf_ring_init(r.br_);
+  const int mask = io_uring_buf_ring_mask(count);
+  for (std::uint32_t bid = 0; bid < count; ++bid) {
+    io_uring_buf_ring_add(r.br_, r.buffers_ + std::size_t{bid} * size, size,
+                          static_cast<unsigned short>(bid), mask, static_cast<int>(bid));
+  }
+  io_uring_buf_ring_advance(r.br_, static_cast<int>(count));
+  return r;
+}
+
+BufRing::BufRing(BufRing&& other) noexcept { *this = std::move(other); }
+
+BufRing& BufRing::operator=(BufRing&& other) noexcept {
+  if (this != &other) {
+    release();
+    ring_ = std::exchange(other.ring_, nullptr);
+    br_ = std::exchange(other.br_, nullptr);
+    ring_bytes_ = std::exchange(other.ring_bytes_, 0);
+    buffers_ = std::exchange(other.buffers_, nullptr);
+    buffer_bytes_ = std::exchange(other.buffer_bytes_, 0);
+    group_ = other.group_;
+    count_ = other.count_;
+    size_ = other.size_;
+    uncommitted_ = std::exchange(other.uncommitted_, 0);
+  }
+  return *this;
+}
+
+BufRing::~BufRing() { release(); }
+
+void BufRing::release() noexcept {
+  if (ring_ != nullptr && br_ != nullptr) {
+    io_uring_unregister_buf_ring(ring_, group_);
+  }
+  if (br_ != nullptr) {
+    ::munmap(br_, ring_bytes_);
+  }
+  if (buffers_ != nullptr) {
+    ::munmap(buffers_, buffer_bytes_);
+  }
+  ring_ = nullptr;
+  br_ = nullptr;
+  buffers_ = nullptr;
+}
+
+void BufRing::recycle(std::uint16_t bid) noexcept {
+  io_uring_buf_ring_add(br_, buffers_ + std::size_t{bid} * size_, size_, bid,
+                        io_uring_buf_ring_mask(count_), static_cast<int>(uncommitted_));
+  ++uncommitted_;
+}
+
+void BufRing::commit() noexcept {
+  if (uncommitted_ != 0) {
+    io_uring_buf_ring_advance(br_, static_cast<int>(uncommitted_));
+    uncommitted_ = 0;
+  }
+}
+
+}  // namespace netecho::io

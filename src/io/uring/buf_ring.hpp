@@ -1,0 +1,71 @@
+#pragma once
+// BufRing: a provided-buffer ring (IORING_REGISTER_PBUF_RING), set up by hand because liburing
+// 2.3 lacks io_uring_setup_buf_ring(). The kernel picks a buffer from the ring for each
+// multishot receive and names it in the completion (IORING_CQE_F_BUFFER); the owner reads the
+// bytes and hands the buffer back with recycle(). Recycled buffers become visible to the kernel
+// only at commit(), so a whole batch of completions costs one store to the ring's tail.
+//
+// Memory: the ring and the buffers are anonymous mappings, touched only as the kernel fills
+// them. Buffers are consumed in ring order, so a busy worker ends up touching all of them.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "net/error.hpp"
+
+struct io_uring;
+struct io_uring_buf_ring;
+
+namespace netecho::io {
+
+class BufRing {
+ public:
+  // Registers count buffers of size bytes as buffer group `group` of ring. count must be a
+  // power of two, at most 32768. Returns the kernel's refusal as an error (EINVAL on kernels
+  // without provided-buffer rings, before 5.19).
+  static net::Result<BufRing> create(io_uring& ring, std::uint16_t group, std::uint32_t count,
+                                     std::uint32_t size);
+
+  BufRing(BufRing&& other) noexcept;
+  BufRing& operator=(BufRing&& other) noexcept;
+  BufRing(const BufRing&) = delete;
+  BufRing& operator=(const BufRing&) = delete;
+  ~BufRing();
+
+  std::uint16_t group() const noexcept { return group_; }
+  std::uint32_t count() const noexcept { return count_; }
+  std::uint32_t buffer_size() const noexcept { return size_; }
+
+  // The first n bytes of buffer bid, as the kernel filled them.
+  std::span<const std::byte> bytes(std::uint16_t bid, std::size_t n) const noexcept {
+    return {buffers_ + std::size_t{bid} * size_, n};
+  }
+
+  // Queues buffer bid to go back to the kernel at the next commit(). Each buffer the kernel
+  // handed out must be recycled exactly once.
+  void recycle(std::uint16_t bid) noexcept;
+  // Makes every buffer recycled since the last commit available to the kernel again.
+  void commit() noexcept;
+
+  // Tells that the io_uring was torn down, which dropped the registration with it: the
+  // destructor then only unmaps the memory. Call it after io_uring_queue_exit(), so that no
+  // request can still be filling a buffer when it is unmapped.
+  void ring_exited() noexcept { ring_ = nullptr; }
+
+ private:
+  BufRing() = default;
+  void release() noexcept;
+
+  io_uring* ring_ = nullptr;
+  io_uring_buf_ring* br_ = nullptr;  // shared with the kernel
+  std::size_t ring_bytes_ = 0;
+  std::byte* buffers_ = nullptr;
+  std::size_t buffer_bytes_ = 0;
+  std::uint16_t group_ = 0;
+  std::uint32_t count_ = 0;
+  std::uint32_t size_ = 0;
+  std::uint32_t uncommitted_ = 0;  // recycled since the last commit()
+};
+
+}  // namespace netecho::io

@@ -1,0 +1,502 @@
+// The backend contract (io/backend.hpp), checked against every backend built in, in process,
+// over real loopback TCP sockets: what the server and the client tools rely on, whichever
+// backend runs. A backend the probe finds unusable here is skipped with the probe's reason.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/backend.hpp"
+#include "io/probe.hpp"
+#include "net/fd.hpp"
+
+namespace netecho::io {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using Bytes = std::vector<std::byte>;
+
+Bytes random_bytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Bytes out(n);
+  for (auto& b : out) {
+    b = static_cast<std::byte>(rng() & 0xff);
+  }
+  return out;
+}
+
+// A listening socket on 127.0.0.1 and an ephemeral port.
+struct Listener {
+  net::Fd fd;
+  sockaddr_in addr{};
+
+  Listener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) {
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (!fd || ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(fd.get(), 64) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      throw std::runtime_error(std::string("listener: ") + std::strerror(errno));
+    }
+  }
+};
+
+// A connected pair: `served` (non-blocking, handed to the backend) and `peer` (blocking, the
+// test's side).
+struct Pair {
+  net::Fd served;
+  net::Fd peer;
+};
+
+Pair connect_pair(const Listener& l) {
+  Pair p;
+  p.peer.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!p.peer || ::connect(p.peer.get(), reinterpret_cast<const sockaddr*>(&l.addr),
+                           sizeof(l.addr)) != 0) {
+    throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+  }
+  for (int i = 0; i < 1000 && !p.served; ++i) {
+    p.served.reset(::accept4(l.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  }
+  if (!p.served) {
+    throw std::runtime_error(std::string("accept: ") + std::strerror(errno));
+  }
+  return p;
+}
+
+class FnHandler final : public Handler {
+ public:
+  std::function<void(const Completion&)> fn;
+  void on_completion(const Completion& c) override { fn(c); }
+};
+
+// Polls until done() or the deadline; false on timeout.
+template <typename Done>
+bool poll_until(Backend& b, Handler& h, Done done, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = Clock::now() + timeout;
+  for (int turn = 0; turn < 1'000'000; ++turn) {
+    if (done()) {
+      return true;
+    }
+    if (Clock::now() >= deadline) {
+      return false;
+    }
+    b.poll(h, 20ms);
+  }
+  return done();
+}
+
+void write_all(int fd, const Bytes& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) {
+      throw std::runtime_error(std::string("send: ") + std::strerror(errno));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+class Contract : public ::testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override {
+    for (const auto& s : probe_backends()) {
+      if (s.kind == GetParam() && !s.usable) {
+        GTEST_SKIP() << to_string(s.kind) << " cannot run here: " << s.detail;
+      }
+    }
+  }
+  std::unique_ptr<Backend> make(const BackendOptions& options = {}) {
+    return make_backend(GetParam(), options);
+  }
+};
+
+TEST_P(Contract, RecvDeliversEveryByteInOrderThenEndOfStream) {
+  auto backend = make();
+  Listener l;
+  Pair p = connect_pair(l);
+  const Bytes data = random_bytes(4 << 20, 1);
+  Bytes got;
+  bool eof = false;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    ASSERT_EQ(c.op, Op::recv);
+    ASSERT_EQ(c.token.slot, 7u);
+    ASSERT_GE(c.res, 0);
+    ASSERT_EQ(c.data.size(), static_cast<std::size_t>(c.res));
+    got.insert(got.end(), c.data.begin(), c.data.end());
+    eof = c.res == 0;
+  };
+  backend->recv(p.served.get(), {7, 1});
+  std::thread writer([&] {
+    write_all(p.peer.get(), data);
+    ::shutdown(p.peer.get(), SHUT_WR);
+  });
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return eof; }));
+  writer.join();
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+}
+
+TEST_P(Contract, StoppingAndRestartingRecvLosesAndReordersNothing) {
+  auto backend = make({.uring_buffers = 4, .uring_buffer_size = 4096});
+  Listener l;
+  Pair p = connect_pair(l);
+  const Bytes data = random_bytes(2 << 20, 2);
+  Bytes got;
+  bool eof = false;
+  bool stopped = false;
+  FnHandler h;
+  // Every completion stops the recv; the next turn starts it again. Input the backend had
+  // already taken when it was stopped still arrives, and in order.
+  h.fn = [&](const Completion& c) {
+    ASSERT_EQ(c.op, Op::recv);
+    ASSERT_GE(c.res, 0);
+    got.insert(got.end(), c.data.begin(), c.data.end());
+    eof = c.res == 0;
+    if (!eof && !stopped) {
+      backend->stop_recv(p.served.get());
+      stopped = true;
+    }
+  };
+  backend->recv(p.served.get(), {1, 1});
+  std::thread writer([&] {
+    write_all(p.peer.get(), data);
+    ::shutdown(p.peer.get(), SHUT_WR);
+  });
+  const auto deadline = Clock::now() + 20s;
+  for (int turn = 0; turn < 1'000'000 && !eof && Clock::now() < deadline; ++turn) {
+    backend->poll(h, 20ms);
+    if (stopped) {
+      stopped = false;
+      backend->recv(p.served.get(), {1, 1});
+    }
+  }
+  writer.join();
+  EXPECT_TRUE(eof);
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+}
+
+TEST_P(Contract, NoCompletionForAForgottenDescriptorReachesItsSuccessor) {
+  // Small buffers, so that the first socket's input arrives as several completions in one
+  // batch; its handler forgets and closes the socket at the first, and opens a new one that
+  // likely gets the same descriptor number. The rest of the batch must stay with the old one.
+  auto backend = make({.uring_buffers = 64, .uring_buffer_size = 4096});
+  Listener l;
+  Pair first = connect_pair(l);
+  Pair second;
+  write_all(first.peer.get(), random_bytes(64 << 10, 3));
+  int first_completions = 0;
+  bool forgotten = false;
+  Bytes second_got;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    if (c.token.slot == 1) {
+      ASSERT_FALSE(forgotten) << "a completion for the forgotten descriptor arrived";
+      ++first_completions;
+      backend->forget(first.served.get());
+      first.served.reset();
+      forgotten = true;
+      second = connect_pair(l);
+      backend->recv(second.served.get(), {2, 1});
+      return;
+    }
+    ASSERT_EQ(c.token.slot, 2u);
+    ASSERT_GT(c.res, 0);
+    second_got.insert(second_got.end(), c.data.begin(), c.data.end());
+  };
+  backend->recv(first.served.get(), {1, 1});
+  ASSERT_TRUE(poll_until(*backend, h, [&] { return forgotten; }));
+  const Bytes hello = random_bytes(5, 4);
+  write_all(second.peer.get(), hello);
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return second_got.size() >= hello.size(); }));
+  EXPECT_TRUE(second_got == hello) << second_got.size() << " bytes";
+  EXPECT_EQ(first_completions, 1);
+}
+
+TEST_P(Contract, CancelledReceivesGiveTheirBuffersBack) {
+  // Two buffers only: if forgetting a socket with input in flight kept a buffer, the ring
+  // would soon be empty and the last socket would never receive anything.
+  auto backend = make({.uring_buffers = 2, .uring_buffer_size = 4096});
+  Listener l;
+  FnHandler h;
+  Bytes got;
+  h.fn = [&](const Completion& c) {
+    if (c.token.slot == 2 && c.res > 0) {
+      got.insert(got.end(), c.data.begin(), c.data.end());
+    }
+  };
+  const Bytes chunk = random_bytes(16 << 10, 5);
+  for (int i = 0; i < 100; ++i) {
+    Pair p = connect_pair(l);
+    backend->recv(p.served.get(), {1, static_cast<std::uint32_t>(i)});
+    write_all(p.peer.get(), chunk);
+    backend->poll(h, 0ms);
+    backend->forget(p.served.get());
+  }
+  Pair last = connect_pair(l);
+  backend->recv(last.served.get(), {2, 1});
+  const Bytes data = random_bytes(256 << 10, 6);
+  std::thread writer([&] { write_all(last.peer.get(), data); });
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return got.size() >= data.size(); }));
+  writer.join();
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+}
+
+TEST_P(Contract, SendCompletesWithTheBytesWritten) {
+  auto backend = make();
+  Listener l;
+  Pair p = connect_pair(l);
+  const Bytes data = random_bytes(8 << 20, 7);
+  std::size_t off = 0;
+  bool failed = false;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    ASSERT_EQ(c.op, Op::send);
+    if (c.res <= 0) {
+      failed = true;
+      return;
+    }
+    off += static_cast<std::size_t>(c.res);
+    if (off < data.size()) {
+      backend->send(p.served.get(), {3, 1}, std::span(data).subspan(off));
+    }
+  };
+  // try_send may write some now (epoll) or nothing (io_uring); send() does the rest.
+  const long now = backend->try_send(p.served.get(), data);
+  ASSERT_GE(now, 0);
+  off = static_cast<std::size_t>(now);
+  backend->send(p.served.get(), {3, 1}, std::span(data).subspan(off));
+  Bytes got;
+  std::thread reader([&] {
+    std::vector<std::byte> buf(65536);
+    while (got.size() < data.size()) {
+      const ssize_t n = ::recv(p.peer.get(), buf.data(), buf.size(), 0);
+      if (n <= 0) {
+        return;
+      }
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  });
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return failed || off == data.size(); }, 20s));
+  reader.join();
+  EXPECT_FALSE(failed);
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+}
+
+// Echoes 2 MiB over a new connection: through send_lent() where the backend lends, through a
+// copy and send() where it does not (or cannot: too many lent). A lent send must complete
+// whole. Returns how many sends were lent.
+int echo_lending(Backend& backend, const Listener& l, std::uint32_t slot) {
+  Pair p = connect_pair(l);
+  const Bytes data = random_bytes(2 << 20, slot);
+  Bytes queued;     // echo not yet handed to a send
+  Bytes in_flight;  // the copy a non-lent send is writing
+  std::size_t lent_in_flight = 0;
+  bool sending = false;
+  int lent = 0;
+  bool failed = false;
+  FnHandler h;
+  const auto start_send = [&] {
+    in_flight.swap(queued);
+    queued.clear();
+    sending = true;
+    backend.send(p.served.get(), {slot, 1}, in_flight);
+  };
+  h.fn = [&](const Completion& c) {
+    if (c.op == Op::recv) {
+      EXPECT_GT(c.res, 0);
+      if (!sending && backend.send_lent(p.served.get(), {slot, 1}, c, c.data)) {
+        ++lent;
+        sending = true;
+        lent_in_flight = c.data.size();
+        return;
+      }
+      queued.insert(queued.end(), c.data.begin(), c.data.end());
+      if (!sending) {
+        start_send();
+      }
+      return;
+    }
+    if (c.op != Op::send || c.res < 0) {
+      failed = true;
+      return;
+    }
+    if (lent_in_flight != 0) {
+      EXPECT_EQ(static_cast<std::size_t>(c.res), lent_in_flight) << "a lent send ended short";
+      lent_in_flight = 0;
+    } else {
+      in_flight.erase(in_flight.begin(), in_flight.begin() + c.res);
+      if (!in_flight.empty()) {
+        backend.send(p.served.get(), {slot, 1}, in_flight);
+        return;
+      }
+    }
+    sending = false;
+    if (!queued.empty()) {
+      start_send();
+    }
+  };
+  backend.recv(p.served.get(), {slot, 1});
+  std::thread writer([&] { write_all(p.peer.get(), data); });
+  Bytes got;
+  std::thread reader([&] {
+    std::vector<std::byte> buf(65536);
+    while (got.size() < data.size()) {
+      const ssize_t n = ::recv(p.peer.get(), buf.data(), buf.size(), 0);
+      if (n <= 0) {
+        return;
+      }
+      got.insert(got.end(), buf.begin(), buf.begin() + n);
+    }
+  });
+  const bool echoed =
+      poll_until(backend, h, [&] { return failed || got.size() == data.size(); }, 30s);
+  writer.join();
+  if (!echoed) {
+    ::shutdown(p.peer.get(), SHUT_RDWR);  // ends the reader
+  }
+  reader.join();
+  EXPECT_TRUE(echoed);
+  EXPECT_FALSE(failed);
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
+  backend.forget(p.served.get());
+  return lent;
+}
+
+// Lends a receive buffer to a send that cannot finish (the path to the client is full), then
+// forgets the connection while that send is still in the kernel.
+void strand_lent_send(Backend& backend, const Listener& l, std::uint32_t slot, bool lends) {
+  Pair p = connect_pair(l);
+  // Fixed, small buffers (no autotuning), then filled: no room is left for another byte.
+  const int small = 4096;
+  ::setsockopt(p.served.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  ::setsockopt(p.peer.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  const Bytes junk(1 << 20);
+  std::size_t filled = 0;
+  for (int i = 0; i < 100'000; ++i) {
+    const ssize_t n =
+        ::send(p.served.get(), junk.data(), junk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) {
+      break;
+    }
+    filled += static_cast<std::size_t>(n);
+  }
+  ASSERT_GT(filled, 0u);
+  bool handled = false;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    if (c.op == Op::recv && c.res > 0 && !handled) {
+      handled = true;
+      EXPECT_EQ(backend.send_lent(p.served.get(), {slot, 1}, c, c.data), lends);
+      backend.stop_recv(p.served.get());
+    }
+  };
+  backend.recv(p.served.get(), {slot, 1});
+  write_all(p.peer.get(), random_bytes(1000, slot));
+  ASSERT_TRUE(poll_until(backend, h, [&] { return handled; }));
+  backend.poll(h, 0ms);  // the send reaches the kernel, where it waits for room
+  backend.forget(p.served.get());
+}
+
+TEST_P(Contract, LentSendsCompleteWholeAndGiveTheirBuffersBack) {
+  // 4 buffers, so at most 2 lent at once. Two lent sends stranded by forgotten connections
+  // must give their buffers back once cancelled, or nothing could be lent again.
+  auto backend = make({.uring_buffers = 4, .uring_buffer_size = 4096});
+  Listener l;
+  const int lent_before = echo_lending(*backend, l, 1);
+  const bool lends = GetParam() == BackendKind::io_uring;
+  strand_lent_send(*backend, l, 2, lends);
+  strand_lent_send(*backend, l, 3, lends);
+  FnHandler h;
+  h.fn = [](const Completion&) {};
+  backend->poll(h, 0ms);  // the cancellations reach the kernel
+  backend->poll(h, 0ms);
+  const int lent_after = echo_lending(*backend, l, 4);
+  if (GetParam() == BackendKind::io_uring) {
+    EXPECT_GT(lent_before, 0) << "io_uring never lent a buffer";
+    EXPECT_GT(lent_after, 0) << "the stranded sends kept their buffers";
+  } else {
+    EXPECT_EQ(lent_before + lent_after, 0);
+  }
+}
+
+TEST_P(Contract, AcceptIsMultishotAndConnectCompletes) {
+  auto backend = make();
+  Listener l;
+  std::vector<net::Fd> accepted;
+  std::vector<net::Fd> clients;
+  int connected = 0;
+  int refused = 0;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    if (c.op == Op::accept) {
+      ASSERT_GE(c.res, 0);
+      accepted.emplace_back(c.res);
+    } else if (c.op == Op::connect) {
+      if (c.res == 0) {
+        ++connected;
+      } else {
+        EXPECT_EQ(c.res, -ECONNREFUSED) << "token " << c.token.slot;
+        ++refused;
+      }
+    }
+  };
+  backend->accept(l.fd.get(), {0, 0});
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    net::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr));
+    ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    backend->connect(fd.get(), {10 + i, 0});
+    clients.push_back(std::move(fd));
+  }
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return accepted.size() == 5 && connected == 5; }));
+  // A port nobody listens on: the listener's, once it is closed.
+  backend->forget(l.fd.get());
+  const sockaddr_in closed = l.addr;
+  l.fd.reset();
+  net::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&closed), sizeof(closed));
+  if (rc != 0 && errno == EINPROGRESS) {
+    backend->connect(fd.get(), {20, 0});
+    EXPECT_TRUE(poll_until(*backend, h, [&] { return refused == 1; }));
+  } else {
+    EXPECT_EQ(errno, ECONNREFUSED);  // refused at once, as loopback may do
+  }
+}
+
+TEST_P(Contract, WakeFromAnotherThreadEndsAPollWithoutTimeout) {
+  auto backend = make();
+  FnHandler h;
+  h.fn = [](const Completion&) {};
+  backend->poll(h, 0ms);  // a first turn (io_uring enables its ring here)
+  // Without a timeout, only wake() can end this poll; a wake that comes first counts too.
+  const auto start = Clock::now();
+  std::thread waker([&] { backend->wake(); });
+  backend->poll(h, std::chrono::nanoseconds(-1));
+  waker.join();
+  EXPECT_LT(Clock::now() - start, 10s);
+}
+
+std::string kind_name(const ::testing::TestParamInfo<BackendKind>& info) {
+  return std::string(to_string(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Contract,
+                         ::testing::Values(BackendKind::epoll, BackendKind::io_uring), kind_name);
+
+}  // namespace
+}  // namespace netecho::io
