@@ -1,0 +1,96 @@
+#include "server/shutdown.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "base/duration.hpp"
+#include "base/log.hpp"
+
+namespace netecho::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The next signal of set, or 0 when deadline passes first.
+int wait_signal(const sigset_t& set, Clock::time_point deadline) {
+  const auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const int sig = ::sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;  // EAGAIN: the deadline; EINTR: look again
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    default:
+      return "signal";
+  }
+}
+
+}  // namespace
+
+Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timing, std::FILE* out) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  bool draining = false;
+  bool announced = false;
+  Clock::time_point drain_deadline{};
+  Clock::time_point next_tick = Clock::now() + timing.tick_every;
+  for (;;) {
+    // The workers' notes carry no data (signals of one kind merge): look at the state itself.
+    if (hooks.worker_failed()) {
+      return Ending::failed;
+    }
+    if (draining) {
+      if (!announced && hooks.listeners_closed()) {
+        fmt::print(
+            out, "draining connections={} timeout_ms={}\n", hooks.open_connections(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(timing.drain_timeout).count());
+        std::fflush(out);
+        announced = true;
+      }
+      if (hooks.workers_ended()) {
+        return Ending::drained;
+      }
+    }
+    const Clock::time_point wake = draining ? std::min(next_tick, drain_deadline) : next_tick;
+    const int sig = wait_signal(set, wake);
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      hooks.tick();
+      next_tick = now + timing.tick_every;
+    }
+    if (sig == SIGHUP) {
+      base::log("SIGHUP received: nothing to reload, still serving");
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      if (draining) {
+        base::log("{} received again: closing {} connection(s) now", signal_name(sig),
+                  hooks.open_connections());
+        return Ending::second_signal;
+      }
+      base::log("{} received: closing listeners, draining {} connection(s) for up to {}",
+                signal_name(sig), hooks.open_connections(),
+                base::format_duration(timing.drain_timeout));
+      hooks.begin_drain();
+      draining = true;
+      drain_deadline = now + timing.drain_timeout;
+    } else if (draining && now >= drain_deadline && !hooks.workers_ended()) {
+      base::log("drain timeout ({}) passed: closing {} connection(s)",
+                base::format_duration(timing.drain_timeout), hooks.open_connections());
+      return Ending::drain_timeout;
+    }
+  }
+}
+
+}  // namespace netecho::server

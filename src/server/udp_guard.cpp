@@ -1,0 +1,258 @@
+#include "server/udp_guard.hpp"
+
+#include <fmt/format.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <optional>
+
+namespace netecho::server {
+namespace {
+
+// The whole address in IPv6 form (IPv4 as ::ffff:a.b.c.d), unlike SourceKey::from, which keeps
+// only the /64 of an IPv6 address.
+SourceKey exact_address(const net::SockAddr& addr) noexcept {
+  SourceKey key = SourceKey::from(addr);
+  if (addr.family() == AF_INET6) {
+    std::memcpy(key.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(addr.get())->sin6_addr,
+                16);
+  }
+  return key;
+}
+
+bool is_loopback_address(const SourceKey& k) noexcept {
+  static constexpr std::array<std::uint8_t, 16> kV6Loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                            0, 0, 0, 0, 0, 0, 0, 1};
+  return k.bytes == kV6Loopback || (k.is_loopback() && k.bytes[10] == 0xff);  // ::1, 127/8
+}
+
+// Digits only, at most max: the number, or nullopt.
+std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max) {
+  if (text.empty() || text.size() > 10 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  if (value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+void PortSet::add(std::uint16_t first, std::uint16_t last) noexcept {
+  for (std::uint32_t p = first; p <= last; ++p) {
+    bits_.set(p);
+  }
+}
+
+PortSet PortSet::default_deny() {
+  PortSet set;
+  set.add(0, 1023);
+  set.add(2049, 2049);
+  return set;
+}
+
+std::string PortSet::to_string() const {
+  std::string out;
+  std::uint32_t p = 0;
+  while (p < 65536) {
+    if (!bits_.test(p)) {
+      ++p;
+      continue;
+    }
+    std::uint32_t end = p;
+    while (end + 1 < 65536 && bits_.test(end + 1)) {
+      ++end;
+    }
+    if (!out.empty()) {
+      out.push_back(',');
+    }
+    out += end == p ? fmt::format("{}", p) : fmt::format("{}-{}", p, end);
+    p = end + 1;
+  }
+  return out.empty() ? "none" : out;
+}
+
+net::Parsed<PortSet> parse_port_set(std::string_view text) {
+  PortSet set;
+  if (text == "none") {
+    return set;
+  }
+  if (text.empty()) {
+    return std::string("empty port list (expected e.g. 0-1023,2049 or none)");
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    const auto item = text.substr(start, comma == text.npos ? text.npos : comma - start);
+    const auto dash = item.find('-');
+    const auto first = parse_number(item.substr(0, dash), 65535);
+    const auto last = dash == item.npos ? first : parse_number(item.substr(dash + 1), 65535);
+    if (!first || !last) {
+      return fmt::format("invalid port or range '{}' in '{}' (expected e.g. 0-1023,2049 or none)",
+                         item, text);
+    }
+    if (*first > *last) {
+      return fmt::format("empty range '{}' in '{}' (the first port must not exceed the last)", item,
+                         text);
+    }
+    set.add(static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*last));
+    if (comma == text.npos) {
+      return set;
+    }
+    start = comma + 1;
+  }
+}
+
+net::Parsed<std::uint32_t> parse_rate(std::string_view text) {
+  if (text == "none" || text == "off") {
+    return std::uint32_t{0};
+  }
+  std::string_view digits = text;
+  if (digits.size() > 2 && digits.substr(digits.size() - 2) == "/s") {
+    digits.remove_suffix(2);
+  }
+  const auto value = parse_number(digits, 1'000'000'000);
+  if (!value) {
+    return fmt::format(
+        "invalid rate '{}' (expected datagrams per second, e.g. 1000/s, at most "
+        "1000000000/s, or none)",
+        text);
+  }
+  return static_cast<std::uint32_t>(*value);
+}
+
+UdpRateLimiter::UdpRateLimiter(std::uint32_t rate, std::uint32_t burst)
+    : interval_ns_(1'000'000'000 / std::max<std::int64_t>(rate, 1)),
+      tolerance_ns_(interval_ns_ * (std::max<std::int64_t>(burst, 1) - 1)),
+      shards_(std::make_unique<Shard[]>(kShards)) {
+  for (std::size_t i = 0; i < kShards; ++i) {
+    shards_[i].entries.resize(kEntries);
+  }
+}
+
+bool UdpRateLimiter::allow(const SourceKey& source, std::int64_t now_ns) noexcept {
+  const std::size_t h = SourceKeyHash{}(source);
+  Shard& shard = shards_[h % kShards];
+  const std::size_t base = (h / kShards) % kEntries;
+  const std::lock_guard lock(shard.mutex);
+  Entry* found = nullptr;
+  Entry* spare = nullptr;  // the best entry to take over if source has none
+  for (std::size_t i = 0; i < kProbe; ++i) {
+    Entry& e = shard.entries[(base + i) % kEntries];
+    if (e.used && e.key == source) {
+      found = &e;
+      break;
+    }
+    // Free entries and full buckets (tat in the past) hold nothing worth keeping; otherwise the
+    // bucket nearest to full (the earliest tat) loses least when it is forgotten.
+    const auto keep = [now_ns](const Entry& x) {
+      return (!x.used || x.tat <= now_ns) ? std::numeric_limits<std::int64_t>::min() : x.tat;
+    };
+    if (spare == nullptr || keep(e) < keep(*spare)) {
+      spare = &e;
+    }
+  }
+  if (found == nullptr) {
+    found = spare;
+    found->used = true;
+    found->key = source;
+    found->tat = now_ns;
+  }
+  const std::int64_t tat = std::max(found->tat, now_ns);
+  if (tat - now_ns > tolerance_ns_) {
+    return false;
+  }
+  found->tat = tat + interval_ns_;
+  return true;
+}
+
+UdpGuard::UdpGuard(const UdpGuardConfig& config, std::vector<std::uint16_t> own_ports,
+                   GuardLog& log)
+    : config_(config), own_ports_(std::move(own_ports)), log_(log) {
+  if (config_.rate != 0) {
+    limiter_ = std::make_unique<UdpRateLimiter>(config_.rate,
+                                                config_.burst != 0 ? config_.burst : config_.rate);
+  }
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) == 0) {
+    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr ||
+          (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
+        continue;
+      }
+      const socklen_t len =
+          i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      host_addresses_.push_back(exact_address(net::SockAddr(i->ifa_addr, len)));
+    }
+    ::freeifaddrs(list);
+  }
+}
+
+bool UdpGuard::is_own_address(const net::Datagram& d) const noexcept {
+  if (std::find(own_ports_.begin(), own_ports_.end(), d.peer.port()) == own_ports_.end()) {
+    return false;
+  }
+  const SourceKey peer = exact_address(d.peer);
+  if (is_loopback_address(peer) || (d.has_local && exact_address(d.local) == peer)) {
+    return true;
+  }
+  return std::find(host_addresses_.begin(), host_addresses_.end(), peer) != host_addresses_.end();
+}
+
+UdpVerdict UdpGuard::check(const net::Datagram& d, std::size_t size) noexcept {
+  if (d.truncated || size > config_.buffer) {
+    return UdpVerdict::oversize;
+  }
+  const std::uint16_t port = d.peer.port();
+  if (port == 0 || config_.deny_ports.contains(port)) {
+    return UdpVerdict::denied_port;
+  }
+  if (is_own_address(d)) {
+    return UdpVerdict::denied_self;
+  }
+  if (limiter_) {
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now().time_since_epoch());
+    if (!limiter_->allow(SourceKey::from(d.peer), now.count())) {
+      return UdpVerdict::rate_limited;
+    }
+  }
+  return UdpVerdict::answer;
+}
+
+void UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
+  Guard kind = Guard::udp_truncated;
+  switch (verdict) {
+    case UdpVerdict::answer:
+      return;
+    case UdpVerdict::oversize:
+      counters.add(counters.udp_truncated);
+      kind = Guard::udp_truncated;
+      break;
+    case UdpVerdict::denied_port:
+      counters.add(counters.udp_denied_port);
+      kind = Guard::udp_denied_port;
+      break;
+    case UdpVerdict::denied_self:
+      counters.add(counters.udp_denied_self);
+      kind = Guard::udp_denied_self;
+      break;
+    case UdpVerdict::rate_limited:
+      counters.add(counters.udp_rate_limited);
+      kind = Guard::udp_rate_limited;
+      break;
+  }
+  counters.add(counters.udp_dropped);
+  log_.note(kind);
+}
+
+}  // namespace netecho::server

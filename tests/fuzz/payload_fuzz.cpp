@@ -1,0 +1,79 @@
+// libFuzzer target: the small text decoders of the command line: payloads (--bytes, --hex),
+// durations (--timeout, --interval, --idle-timeout, ...), the UDP deny list and rate. The first
+// input byte picks the decoder; the rest is its text. Whatever decodes must encode and decode
+// back to the same value.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/duration.hpp"
+#include "client/payload.hpp"
+#include "server/udp_guard.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace netecho;
+  if (size == 0) {
+    return 0;
+  }
+  const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 5) {
+    case 0: {
+      auto bytes = client::parse_byte_list(text);
+      if (const auto* b = std::get_if<client::Bytes>(&bytes)) {
+        std::string list;
+        for (const std::byte x : *b) {
+          list += (list.empty() ? "" : ",") + std::to_string(static_cast<unsigned>(x));
+        }
+        auto again = client::parse_byte_list(list);
+        if (!std::holds_alternative<client::Bytes>(again) || std::get<client::Bytes>(again) != *b) {
+          __builtin_trap();
+        }
+      }
+      break;
+    }
+    case 1: {
+      auto bytes = client::parse_hex(text);
+      if (const auto* b = std::get_if<client::Bytes>(&bytes)) {
+        auto again = client::parse_hex(client::format_hex(*b));
+        if (!std::holds_alternative<client::Bytes>(again) || std::get<client::Bytes>(again) != *b) {
+          __builtin_trap();
+        }
+      }
+      break;
+    }
+    case 2: {
+      auto d = base::parse_duration(text);
+      if (const auto* ns = std::get_if<std::chrono::nanoseconds>(&d)) {
+        if (ns->count() < 0) {
+          __builtin_trap();  // negative durations are refused
+        }
+        base::format_duration(*ns);
+      }
+      break;
+    }
+    case 3: {
+      auto ports = server::parse_port_set(text);
+      if (const auto* p = std::get_if<server::PortSet>(&ports)) {
+        auto again = server::parse_port_set(p->to_string());
+        if (!std::holds_alternative<server::PortSet>(again) ||
+            !(std::get<server::PortSet>(again) == *p)) {
+          __builtin_trap();
+        }
+      }
+      break;
+    }
+    default: {
+      auto rate = server::parse_rate(text);
+      if (const auto* r = std::get_if<std::uint32_t>(&rate)) {
+        auto again = server::parse_rate(std::to_string(*r) + "/s");
+        if (!std::holds_alternative<std::uint32_t>(again) || std::get<std::uint32_t>(again) != *r) {
+          __builtin_trap();
+        }
+      }
+      break;
+    }
+  }
+  return 0;
+}

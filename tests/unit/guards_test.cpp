@@ -1,0 +1,264 @@
+// The guards' pure parts: option parsers, the per-source key, the connection limits (also under
+// concurrent use, for the TSan build), the UDP token buckets on a synthetic clock, the idle
+// tracker's arithmetic and the guard log's throttling.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "server/guard_log.hpp"
+#include "server/idle.hpp"
+#include "server/limits.hpp"
+#include "server/udp_guard.hpp"
+
+namespace netecho::server {
+namespace {
+
+net::SockAddr v4(const char* ip, std::uint16_t port = 1234) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  ::inet_pton(AF_INET, ip, &sin.sin_addr);
+  return net::SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
+}
+
+net::SockAddr v6(const char* ip, std::uint16_t port = 1234) {
+  sockaddr_in6 sin6{};
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_port = htons(port);
+  ::inet_pton(AF_INET6, ip, &sin6.sin6_addr);
+  return net::SockAddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof(sin6));
+}
+
+TEST(PortSet, ParsesRangesListsAndNone) {
+  auto parsed = parse_port_set("0-1023,2049");
+  ASSERT_TRUE(std::holds_alternative<PortSet>(parsed)) << std::get<std::string>(parsed);
+  const auto& set = std::get<PortSet>(parsed);
+  EXPECT_TRUE(set.contains(0));
+  EXPECT_TRUE(set.contains(1023));
+  EXPECT_FALSE(set.contains(1024));
+  EXPECT_TRUE(set.contains(2049));
+  EXPECT_FALSE(set.contains(2050));
+  EXPECT_EQ(set, PortSet::default_deny());
+  EXPECT_EQ(set.to_string(), "0-1023,2049");
+  EXPECT_EQ(std::get<PortSet>(parse_port_set("7,19,65535")).to_string(), "7,19,65535");
+  EXPECT_TRUE(std::get<PortSet>(parse_port_set("none")).empty());
+  EXPECT_EQ(PortSet().to_string(), "none");
+}
+
+TEST(PortSet, RejectsMalformedListsNamingThem) {
+  EXPECT_NE(std::get<std::string>(parse_port_set("")).find("empty"), std::string::npos);
+  for (const char* bad : {"5-3", "70000", "1,,2", "a", "-5", "1-", " 1", "1-2-3", "0x10"}) {
+    const auto parsed = parse_port_set(bad);
+    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << "'" << bad << "'";
+    EXPECT_NE(std::get<std::string>(parsed).find(std::string("'") + bad), std::string::npos)
+        << std::get<std::string>(parsed);
+  }
+}
+
+TEST(Rate, ParsesCountsPerSecondAndNone) {
+  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("1000")), 1000u);
+  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("1000/s")), 1000u);
+  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("none")), 0u);
+  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("0")), 0u);
+  for (const char* bad : {"fast", "/s", "1e3", "-1", "2000000000", "", "10/m"}) {
+    EXPECT_TRUE(std::holds_alternative<std::string>(parse_rate(bad))) << bad;
+  }
+}
+
+TEST(SourceKey, GroupsIpv4MappedAndIpv6Prefixes) {
+  EXPECT_EQ(SourceKey::from(v4("192.0.2.7")), SourceKey::from(v6("::ffff:192.0.2.7")));
+  EXPECT_NE(SourceKey::from(v4("192.0.2.7")), SourceKey::from(v4("192.0.2.8")));
+  EXPECT_EQ(SourceKey::from(v6("2001:db8:1:2::1")), SourceKey::from(v6("2001:db8:1:2:ffff::9")));
+  EXPECT_NE(SourceKey::from(v6("2001:db8:1:2::1")), SourceKey::from(v6("2001:db8:1:3::1")));
+  EXPECT_EQ(SourceKey::from(v4("127.0.0.2")).to_string(), "127.0.0.2");
+  EXPECT_EQ(SourceKey::from(v6("2001:db8:1:2::1")).to_string(), "2001:db8:1:2::/64");
+  EXPECT_TRUE(SourceKey::from(v4("127.1.2.3")).is_loopback());
+  EXPECT_FALSE(SourceKey::from(v4("128.0.0.1")).is_loopback());
+}
+
+TEST(ConnectionLimits, GlobalAndPerSourceCaps) {
+  ConnectionLimits limits(3, 2);
+  const auto a = SourceKey::from(v4("10.0.0.1"));
+  const auto b = SourceKey::from(v4("10.0.0.2"));
+  EXPECT_EQ(limits.admit(a), Admission::admitted);
+  EXPECT_EQ(limits.admit(a), Admission::admitted);
+  EXPECT_EQ(limits.admit(a), Admission::over_per_ip);
+  EXPECT_EQ(limits.admit(b), Admission::admitted);
+  EXPECT_EQ(limits.admit(b), Admission::over_max_conns);
+  EXPECT_EQ(limits.open(), 3u);
+  limits.release(a);
+  EXPECT_EQ(limits.admit(b), Admission::admitted);
+  EXPECT_EQ(limits.admit(a), Admission::over_max_conns);
+  limits.release(a);
+  limits.release(b);
+  limits.release(b);
+  EXPECT_EQ(limits.open(), 0u);
+  EXPECT_EQ(limits.admit(a), Admission::admitted);
+}
+
+TEST(ConnectionLimits, ZeroMeansNoLimit) {
+  ConnectionLimits limits(0, 0);
+  EXPECT_FALSE(limits.tracks_sources());
+  const auto a = SourceKey::from(v4("10.0.0.1"));
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(limits.admit(a), Admission::admitted);
+  }
+  EXPECT_EQ(limits.open(), 1000u);
+}
+
+TEST(ConnectionLimits, CapsHoldUnderConcurrentAdmitAndRelease) {
+  // Four threads admit and release connections from four sources as fast as they can; at no
+  // moment may a source hold more than its cap, or all together more than the global one.
+  constexpr std::size_t kPerSource = 3;
+  constexpr std::size_t kGlobal = 8;
+  ConnectionLimits limits(kGlobal, kPerSource);
+  std::vector<SourceKey> keys;
+  for (const char* ip : {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}) {
+    keys.push_back(SourceKey::from(v4(ip)));
+  }
+  std::atomic<int> live[4] = {};
+  std::atomic<int> total{0};
+  std::atomic<bool> broken{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<int> held;
+      for (int i = 0; i < 20000; ++i) {
+        const int k = (i * 7 + t) % 4;
+        if (limits.admit(keys[k]) == Admission::admitted) {
+          if (live[k].fetch_add(1) + 1 > static_cast<int>(kPerSource) ||
+              total.fetch_add(1) + 1 > static_cast<int>(kGlobal)) {
+            broken = true;
+          }
+          held.push_back(k);
+        }
+        if (held.size() > 2 || (i % 3 == 0 && !held.empty())) {
+          const int r = held.front();
+          held.erase(held.begin());
+          live[r].fetch_sub(1);
+          total.fetch_sub(1);
+          limits.release(keys[r]);
+        }
+      }
+      for (const int r : held) {
+        live[r].fetch_sub(1);
+        total.fetch_sub(1);
+        limits.release(keys[r]);
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_FALSE(broken);
+  EXPECT_EQ(limits.open(), 0u);
+  for (const auto& k : keys) {
+    EXPECT_EQ(limits.admit(k), Admission::admitted) << "a count leaked";
+  }
+}
+
+TEST(DefaultMaxConns, LeavesRoomBelowTheFileLimit) {
+  EXPECT_EQ(default_max_conns(20000, 2, 2), 20000u - (16 + 2 * 6));
+  EXPECT_LT(default_max_conns(1024, 16, 4), 1024u);
+  EXPECT_GE(default_max_conns(1024, 16, 4), 512u);
+  EXPECT_EQ(default_max_conns(64, 2, 2), 64u - 28);
+  EXPECT_EQ(default_max_conns(40, 2, 2), 20u);  // tiny limits: half
+  EXPECT_EQ(default_max_conns(1, 1, 1), 1u);
+}
+
+constexpr std::int64_t kMs = 1'000'000;
+
+TEST(UdpRateLimiter, BurstThenSteadyRatePerSource) {
+  UdpRateLimiter limiter(10, 5);  // 10/s: one per 100 ms, after a burst of 5
+  const auto a = SourceKey::from(v4("192.0.2.1"));
+  const auto b = SourceKey::from(v4("192.0.2.2"));
+  std::int64_t t = 1000 * kMs;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(limiter.allow(a, t)) << i;
+  }
+  EXPECT_FALSE(limiter.allow(a, t));
+  EXPECT_TRUE(limiter.allow(b, t)) << "another source has its own bucket";
+  EXPECT_FALSE(limiter.allow(a, t + 99 * kMs));
+  EXPECT_TRUE(limiter.allow(a, t + 100 * kMs));
+  EXPECT_FALSE(limiter.allow(a, t + 150 * kMs));
+  // Over 10 s of continuous asking, one answer per 100 ms: the bucket is empty, and owes
+  // 200 ms more for the answer at 100 ms.
+  int allowed = 0;
+  for (std::int64_t now = t; now < t + 10'000 * kMs; now += kMs) {
+    allowed += limiter.allow(a, now);
+  }
+  EXPECT_EQ(allowed, 98);
+  // A quiet second refills the bucket up to the burst, not beyond.
+  t += 20'000 * kMs;
+  int burst = 0;
+  for (int i = 0; i < 20; ++i) {
+    burst += limiter.allow(a, t);
+  }
+  EXPECT_EQ(burst, 5);
+}
+
+TEST(UdpRateLimiter, ManySourcesStayBoundedAndServed) {
+  // Far more sources than entries: the table does not grow, and a new source is never
+  // refused for lack of room (it takes the place of the bucket nearest to full).
+  UdpRateLimiter limiter(1000, 10);
+  for (std::uint32_t i = 0; i < 100000; ++i) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(0x0a000000u + i);
+    const auto key =
+        SourceKey::from(net::SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)));
+    ASSERT_TRUE(limiter.allow(key, 5000 * kMs)) << i;
+  }
+}
+
+TEST(IdleTracker, ClosesBetweenTheTimeoutAndNineEighthsOfIt) {
+  IdleTracker idle(std::chrono::milliseconds(800));
+  EXPECT_TRUE(idle.enabled());
+  EXPECT_EQ(idle.period(), std::chrono::milliseconds(100));
+  idle.touch(3);
+  for (std::uint32_t i = 0; i < IdleTracker::kTicksPerTimeout; ++i) {
+    idle.advance();
+    EXPECT_FALSE(idle.expired(3)) << "after " << i + 1 << " ticks";
+  }
+  idle.advance();
+  EXPECT_TRUE(idle.expired(3));
+  idle.touch(3);
+  EXPECT_FALSE(idle.expired(3));
+  EXPECT_FALSE(IdleTracker(std::chrono::nanoseconds(0)).enabled());
+}
+
+TEST(GuardLog, FirstEventAtOnceThenOneLinePerFlush) {
+  GuardLog log(std::chrono::hours(1));
+  testing::internal::CaptureStderr();
+  log.note(Guard::tcp_refused_per_ip);  // a quiet log writes the first event at once
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&log] {
+      for (int i = 0; i < 1000; ++i) {
+        log.note(Guard::udp_rate_limited);
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  log.note_accept_error(EMFILE);
+  log.flush();
+  log.flush();  // nothing new: no line
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
+  EXPECT_NE(out.find("refused or dropped: tcp_refused_per_ip=1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("udp_rate_limited=4000"), std::string::npos) << out;
+  EXPECT_NE(out.find("accept_errors=1 (Too many open files)"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace netecho::server
