@@ -13,7 +13,14 @@ packages=(
   clang-14 libclang-rt-14-dev
   # real peers for the interop tests
   socat ncat
+  # hardening tests: prlimit
+  util-linux
 )
+# With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
+# examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
+if [[ ${1:-} == --bench ]]; then
+  packages+=(xinetd libasio-dev libasio-doc golang-go nodejs util-linux strace linux-perf)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/bench_cmd.hpp"
+#include "cli/ping_cmd.hpp"
 #include "cli/send_cmd.hpp"
 #include "cli/serve_cmd.hpp"
 #include "net/error.hpp"
@@ -25,6 +27,10 @@ int main(int argc, char** argv) {
   cli::SendArgs send_args;
   auto* serve = cli::register_serve(app, serve_args);
   auto* send = cli::register_send(app, send_args);
+  cli::PingArgs ping_args;
+  auto* ping = cli::register_ping(app, ping_args);
+  cli::BenchArgs bench_args;
+  auto* bench = cli::register_bench(app, bench_args);
 
   try {
     app.parse(argc, argv);
@@ -38,6 +44,11 @@ int main(int argc, char** argv) {
     if (argc < 2) {
       std::fputs(app.help().c_str(), stderr);
     }
+    if (argc >= 2 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      // CLI11 would only say that a subcommand is required: name the word it did not know.
+      fmt::print(stderr, "netecho: unknown subcommand '{}' (see 'netecho --help')\n", argv[1]);
+      return net::kExitUsage;
+    }
     fmt::print(stderr, "netecho: {} (see 'netecho --help')\n", e.what());
     return net::kExitUsage;
   }
@@ -48,6 +59,12 @@ int main(int argc, char** argv) {
     }
     if (send->parsed()) {
       return cli::run_send(send_args);
+    }
+    if (ping->parsed()) {
+      return cli::run_ping(ping_args);
+    }
+    if (bench->parsed()) {
+      return cli::run_bench(bench_args);
     }
   } catch (const net::ConfigError& e) {
     fmt::print(stderr, "netecho: {}\n", e.what());

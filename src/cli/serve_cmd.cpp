@@ -17,7 +17,10 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
       "port.\nOn start, one line per listener is printed on stdout:\n"
       "  listening proto=tcp host=127.0.0.1 port=41234 mode=echo\n"
       "then 'ready backend=... threads=N'. Logs go to stderr.\n"
-      "SIGINT or SIGTERM stops the server (exit 0). Exit 2: bad usage; 1: run-time failure.");
+      "SIGINT or SIGTERM: close the listeners, finish the echo in flight, exit 0 (exit 1 when\n"
+      "--drain-timeout had to cut connections); a second signal stops at once. SIGHUP is\n"
+      "logged and ignored. Exit 2: bad usage; 1: run-time failure. docs/SECURITY.md describes\n"
+      "every guard below and its default.");
   cmd->add_option("--tcp", args.tcp, "TCP echo listener (repeatable)")->type_name("HOST:PORT");
   cmd->add_option("--udp", args.udp, "UDP echo listener, RFC 862 (repeatable)")
       ->type_name("HOST:PORT");
@@ -35,10 +38,65 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "worker threads, each with its own event loop (default: one per CPU)")
       ->type_name("N")
       ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--backend", args.backend,
+                  "event engine: io_uring (completions, multishot receives, batched "
+                  "submissions), epoll, or auto: io_uring where the kernel allows it, else epoll")
+      ->type_name("auto|epoll|io_uring")
+      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
+      ->capture_default_str();
+  cmd->add_flag("--list-backends", args.list_backends,
+                "print each backend and whether it works here (and why not), then exit; one "
+                "line each: backend=NAME usable=yes|no detail=TEXT");
+  // Hidden: shrinks io_uring's receive buffer ring, so tests can make it run dry.
+  cmd->add_option("--uring-buffers", args.uring_buffers)
+      ->group("")
+      ->check(CLI::IsMember({1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u,
+                            4096u, 8192u, 16384u, 32768u}));
+  cmd->add_option("--max-conns", args.max_conns,
+                  "TCP connections open at once, over all threads; more are reset at once, "
+                  "unechoed (default: from the open-file limit)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
+  cmd->add_option("--max-conns-per-ip", args.max_conns_per_ip,
+                  "TCP connections open at once from one IPv4 address or IPv6 /64 (default: "
+                  "0, no limit)")
+      ->type_name("N")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
+  cmd->add_option("--idle-timeout", args.idle_timeout,
+                  "close a TCP connection that moved no byte either way for this long; 0: never")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", args.drain_timeout,
+                  "on SIGTERM/SIGINT, wait this long for the echo in flight, then cut the rest")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  cmd->add_option("--udp-deny-ports", args.udp_deny_ports,
+                  "never answer datagrams from these source ports (ranges, or none); port 0 "
+                  "never gets an answer")
+      ->type_name("LIST")
+      ->capture_default_str();
+  cmd->add_option("--udp-rate", args.udp_rate,
+                  "UDP replies per second to one source address (IPv6: /64), or none")
+      ->type_name("N/s")
+      ->capture_default_str();
+  cmd->add_option("--udp-burst", args.udp_burst,
+                  "UDP replies a quiet source may get at once (default: the --udp-rate count)")
+      ->type_name("N")
+      ->check(CLI::Range(std::uint32_t{0}, std::uint32_t{1'000'000'000}));
+  cmd->add_option("--udp-buffer", args.udp_buffer,
+                  "largest datagram answered; a larger one is dropped and counted, never "
+                  "answered short")
+      ->type_name("BYTES")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
+      ->capture_default_str();
+  cmd->add_option("--user", args.user,
+                  "once the listeners are bound, drop to this user (needs root; groups, gid, "
+                  "uid, then checked)")
+      ->type_name("NAME");
   return cmd;
 }
 
-int run_serve(const ServeArgs& args) {
+server::ServerConfig make_serve_config(const ServeArgs& args) {
   server::ServerConfig config;
   const auto add = [&config](const std::vector<std::string>& list, net::Transport transport,
                              service::DatagramMode mode, std::string_view flag) {
@@ -55,7 +113,44 @@ int run_serve(const ServeArgs& args) {
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;
+  if (auto kind = io::parse_backend(args.backend)) {
+    config.backend = *kind;
+  } else {
+    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", args.backend),
+                           net::kExitUsage);
+  }
+  config.backend_options.uring_buffers = args.uring_buffers;
+  config.max_conns = args.max_conns;
+  config.max_conns_per_ip = args.max_conns_per_ip;
+  config.idle_timeout = parse_duration_or_throw(args.idle_timeout, "--idle-timeout");
+  config.drain_timeout = parse_duration_or_throw(args.drain_timeout, "--drain-timeout");
+  auto ports = server::parse_port_set(args.udp_deny_ports);
+  if (auto* err = std::get_if<std::string>(&ports)) {
+    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", *err), net::kExitUsage);
+  }
+  config.udp_guard.deny_ports = std::get<server::PortSet>(ports);
+  auto rate = server::parse_rate(args.udp_rate);
+  if (auto* err = std::get_if<std::string>(&rate)) {
+    throw net::ConfigError(fmt::format("--udp-rate: {}", *err), net::kExitUsage);
+  }
+  config.udp_guard.rate = std::get<std::uint32_t>(rate);
+  config.udp_guard.burst = args.udp_burst;
+  config.udp_guard.buffer = args.udp_buffer;
+  return config;
+}
 
+int run_serve(const ServeArgs& args) {
+  if (args.list_backends) {
+    for (const auto& b : io::probe_backends()) {
+      fmt::print("backend={} usable={} detail={}\n", io::to_string(b.kind),
+                 b.usable ? "yes" : "no", b.detail);
+    }
+    return 0;
+  }
+  server::ServerConfig config = make_serve_config(args);
+  if (!args.user.empty()) {
+    config.user = server::lookup_user(args.user);  // before anything is bound
+  }
   server::Server::block_signals();
   server::Server server(config);
   return server.run(stdout);

@@ -2,10 +2,13 @@
 // `netecho serve`: the options as given on the command line, and the command.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "server/config.hpp"
 
 namespace netecho::cli {
 
@@ -16,10 +19,28 @@ struct ServeArgs {
   bool once = false;
   std::size_t udp_max = 0;
   unsigned threads = 0;
+  std::string backend = "auto";      // --backend auto|epoll|io_uring
+  bool list_backends = false;        // --list-backends: print the probe and exit
+  std::uint32_t uring_buffers = 0;   // hidden: provided buffers per io_uring worker (tests)
+  // Guards (docs/SECURITY.md).
+  std::size_t max_conns = 0;
+  std::size_t max_conns_per_ip = 0;
+  std::string idle_timeout = "5m";
+  std::string drain_timeout = "5s";
+  std::string udp_deny_ports = "0-1023,2049";
+  std::string udp_rate = "1000/s";
+  std::uint32_t udp_burst = 0;
+  std::size_t udp_buffer = 65536;
+  std::string user;
 };
 
 CLI::App* register_serve(CLI::App& app, ServeArgs& args);
 // Returns the exit code; throws net::ConfigError for bad input or a failed start.
 int run_serve(const ServeArgs& args);
+
+// The configuration the options ask for, without touching a socket or the user database:
+// throws net::ConfigError (exit 2) naming the first bad option. --user is looked up by
+// run_serve().
+server::ServerConfig make_serve_config(const ServeArgs& args);
 
 }  // namespace netecho::cli

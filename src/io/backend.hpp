@@ -59,8 +59,11 @@ class Backend {
   virtual std::string_view name() const noexcept = 0;
 
   // Multishot operations: once armed, each completes again and again until cancelled with
-  // stop_*() or forget(). accept stops by itself after an error such as EMFILE: the owner
-  // decides when to arm it again.
+  // stop_*() or forget(). accept stops by itself after an error such as EMFILE, and recv at the
+  // end of the stream or on an error: the owner decides what follows. After stop_*(), a backend
+  // may still deliver what the kernel had already completed before it saw the stop (io_uring
+  // cancels asynchronously): that is ordinary input, to be handled, never dropped. After
+  // forget(), nothing more is delivered.
   virtual void accept(int fd, Token t) = 0;
   virtual void recv(int fd, Token t) = 0;
   virtual void recv_from(int fd, Token t) = 0;
@@ -71,13 +74,27 @@ class Backend {
   virtual void connect(int fd, Token t) = 0;
 
   // Writes without waiting, now: returns bytes written (possibly fewer than asked, or 0 when
-  // the socket is full) or -errno. The fast path for a reply that fits.
+  // the socket is full) or -errno. The fast path for a reply that fits. A backend whose sends
+  // are batched with its loop turn (io_uring) writes nothing here and returns 0: the owner then
+  // keeps the bytes and uses send() (or send_lent()), as it does for a full socket.
   virtual long try_send(int fd, std::span<const std::byte> data) noexcept = 0;
 
   // Writes data when the socket can take it and completes once with the bytes written (which
   // may be fewer than asked). data must stay valid until the completion. One send per fd at a
   // time.
   virtual void send(int fd, Token t, std::span<const std::byte> data) = 0;
+
+  // Like send(), for bytes that lie in the buffer of the recv completion c being handled (a
+  // view into c.data), without copying them: the backend keeps that buffer until the send
+  // completes, and the send completes only once every byte is written, or with an error.
+  // Returns false, having done nothing, when the backend cannot lend the buffer (it has no
+  // such buffers, or too many are lent already, so that clients that do not read cannot take
+  // them all); the owner then copies the bytes and calls send(). Call it only from the handler
+  // of c. One send per fd at a time, counting this one.
+  virtual bool send_lent(int /*fd*/, Token /*t*/, const Completion& /*c*/,
+                         std::span<const std::byte> /*data*/) {
+    return false;
+  }
 
   // Replies to a datagram now; -errno (e.g. -EAGAIN when the socket buffer is full).
   virtual long send_to(int fd, std::span<const std::byte> data,

@@ -1,9 +1,12 @@
 #include "net/socket.hpp"
 
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -81,18 +84,74 @@ Result<SockAddr> local_address(int fd) {
   return addr;
 }
 
-Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeout_ms) {
+Result<Fd> start_connect(const SockAddr& addr, Transport transport) {
   auto sock = new_socket(addr.family(), transport);
   if (!sock) {
     return sock.error();
   }
   Fd fd = std::move(sock).value();
-  if (::connect(fd.get(), addr.get(), addr.size()) == 0) {
-    return fd;
-  }
-  if (errno != EINPROGRESS) {
+  // A connect interrupted by a signal goes on in the background (EINTR here means the same as
+  // EINPROGRESS), so it is not retried.
+  if (::connect(fd.get(), addr.get(), addr.size()) != 0 && errno != EINPROGRESS &&
+      errno != EINTR) {
     return errno_code();
   }
+  return fd;
+}
+
+std::error_code finish_connect(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+    return errno_code();
+  }
+  return err == 0 ? std::error_code{} : errno_code(err);
+}
+
+std::error_code set_no_delay(int fd) {
+  return set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1) == 0 ? std::error_code{}
+                                                               : errno_code();
+}
+
+std::error_code enable_error_queue(int fd, int family) {
+  const int rc = family == AF_INET6 ? set_int_option(fd, IPPROTO_IPV6, IPV6_RECVERR, 1)
+                                    : set_int_option(fd, IPPROTO_IP, IP_RECVERR, 1);
+  return rc == 0 ? std::error_code{} : errno_code();
+}
+
+int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept {
+  alignas(cmsghdr) char control[512];
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return -errno;
+  }
+  error = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+        (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+      sock_extended_err ee;
+      std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+      error = static_cast<int>(ee.ee_errno);
+    }
+  }
+  return static_cast<int>(n);
+}
+
+Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeout_ms) {
+  auto sock = start_connect(addr, transport);
+  if (!sock) {
+    return sock.error();
+  }
+  Fd fd = std::move(sock).value();
   pollfd p{fd.get(), POLLOUT, 0};
   int rc;
   do {
@@ -101,11 +160,8 @@ Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeo
   if (rc == 0) {
     return errno_code(ETIMEDOUT);
   }
-  int err = 0;
-  socklen_t len = sizeof(err);
-  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-  if (err != 0) {
-    return errno_code(err);
+  if (auto ec = finish_connect(fd.get())) {
+    return ec;
   }
   return fd;
 }
@@ -120,26 +176,7 @@ std::error_code enable_packet_info(int fd, int family) {
   return rc == 0 ? std::error_code{} : errno_code();
 }
 
-int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
-  alignas(cmsghdr) char control[128];
-  iovec iov{buf.data(), buf.size()};
-  msghdr msg{};
-  msg.msg_name = out.peer.get();
-  msg.msg_namelen = SockAddr::capacity();
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  ssize_t n;
-  do {
-    n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    return -errno;
-  }
-  *out.peer.size_ptr() = msg.msg_namelen;
-  out.truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(n) > buf.size();
-  out.size = out.truncated ? buf.size() : static_cast<std::size_t>(n);
+void read_packet_info(msghdr& msg, Datagram& out) noexcept {
   out.has_local = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -162,6 +199,29 @@ int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
       out.has_local = true;
     }
   }
+}
+
+int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
+  alignas(cmsghdr) char control[128];
+  iovec iov{buf.data(), buf.size()};
+  msghdr msg{};
+  msg.msg_name = out.peer.get();
+  msg.msg_namelen = SockAddr::capacity();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return -errno;
+  }
+  *out.peer.size_ptr() = msg.msg_namelen;
+  out.truncated = (msg.msg_flags & MSG_TRUNC) != 0 || static_cast<std::size_t>(n) > buf.size();
+  out.size = out.truncated ? buf.size() : static_cast<std::size_t>(n);
+  read_packet_info(msg, out);
   return static_cast<int>(n);
 }
 
@@ -200,6 +260,31 @@ long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) n
     n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   return n < 0 ? -errno : n;
+}
+
+Result<SockAddr> peer_address(int fd) {
+  SockAddr addr;
+  *addr.size_ptr() = SockAddr::capacity();
+  if (::getpeername(fd, addr.get(), addr.size_ptr()) != 0) {
+    return errno_code();
+  }
+  return addr;
+}
+
+long unread_bytes(int fd) noexcept {
+  int n = 0;
+  if (::ioctl(fd, SIOCINQ, &n) != 0) {
+    return -errno;
+  }
+  return n;
+}
+
+void stop_listening(int fd) noexcept { ::shutdown(fd, SHUT_RDWR); }
+
+void close_with_reset(int fd) noexcept {
+  const linger off{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
+  ::close(fd);
 }
 
 }  // namespace netecho::net

@@ -29,6 +29,29 @@ Result<SockAddr> local_address(int fd);
 
 Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeout_ms);
 
+// Starts a non-blocking connect and returns the socket with the connection in progress (or
+// already made: loopback and UDP often complete at once). The socket turns writable when the
+// attempt ends; finish_connect() then tells how it ended.
+Result<Fd> start_connect(const SockAddr& addr, Transport transport);
+
+// The outcome of a connect started by start_connect(), read once the socket is writable
+// (SO_ERROR): no error when connected.
+std::error_code finish_connect(int fd);
+
+// Turns off Nagle's algorithm (TCP_NODELAY), for small request/response exchanges.
+std::error_code set_no_delay(int fd);
+
+// Asks the kernel to queue the ICMP errors a UDP socket receives together with the start of
+// the datagram that caused each one (IP_RECVERR, IPV6_RECVERR), for receive_queued_error(). The
+// socket then reports POLLERR while an error is queued.
+std::error_code enable_error_queue(int fd, int family);
+
+// Reads one queued error (MSG_ERRQUEUE): returns the number of bytes of the offending datagram
+// copied into buf (as many as the ICMP message quoted) and sets error to what it means
+// (ECONNREFUSED for port unreachable, EHOSTUNREACH, ...); or a negative errno (-EAGAIN when the
+// queue is empty).
+int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept;
+
 // Turns on delivery of the destination address of each datagram (IP_PKTINFO,
 // IPV6_RECVPKTINFO), so replies from a wildcard socket leave from the address the client used.
 std::error_code enable_packet_info(int fd, int family);
@@ -44,10 +67,31 @@ struct Datagram {
   int ifindex = 0;
 };
 
+// Sets out.local, out.ifindex and out.has_local from the IP_PKTINFO or IPV6_PKTINFO control
+// message of a received datagram, if msg (a recvmsg header: only its control fields are read)
+// carries one.
+void read_packet_info(msghdr& msg, Datagram& out) noexcept;
+
 // recvmsg into buf; a negative errno on failure (-EAGAIN when nothing is queued).
 int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept;
 
 // sendmsg of data to d.peer, from d.local when it is set. Returns bytes or a negative errno.
 long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept;
+
+// The address of the peer of a connected socket (getpeername).
+Result<SockAddr> peer_address(int fd);
+
+// Bytes received on a socket and not yet read (SIOCINQ), or a negative errno.
+long unread_bytes(int fd) noexcept;
+
+// Makes a listening socket refuse new connections now (shutdown(SHUT_RDWR) takes it out of the
+// listening state), even while an asynchronous accept still holds a reference to it, as an
+// io_uring one does until its cancellation completes. Errors are ignored: the socket is about to
+// be closed anyway.
+void stop_listening(int fd) noexcept;
+
+// Closes fd at once with a reset (SO_LINGER 0): for a connection that is refused, so that no
+// TIME_WAIT state is left behind on this side.
+void close_with_reset(int fd) noexcept;
 
 }  // namespace netecho::net

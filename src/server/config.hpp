@@ -1,12 +1,16 @@
 #pragma once
 // What `netecho serve` was asked to do, as plain data filled by the command layer.
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/probe.hpp"
 #include "net/address.hpp"
+#include "server/privileges.hpp"
+#include "server/udp_guard.hpp"
 #include "service/datagram.hpp"
 #include "service/stream.hpp"
 
@@ -24,6 +28,14 @@ struct ServerConfig {
   std::size_t udp_max = 0;  // 0: whole datagrams
   unsigned threads = 0;     // 0: one per CPU this process may run on
   io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendOptions backend_options;
+  // Guards (docs/SECURITY.md). Zero turns a limit off unless said otherwise.
+  std::size_t max_conns = 0;         // 0: derived from the open-file limit (limits.hpp)
+  std::size_t max_conns_per_ip = 0;  // per IPv4 address or IPv6 /64
+  std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
+  std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
+  UdpGuardConfig udp_guard;
+  std::optional<RunAs> user;  // --user: drop to it once bound
 };
 
 // The listeners of a bare `netecho serve`: the original programs' addresses.

@@ -2,12 +2,18 @@
 // Server: binds every listener once per worker, announces each on stdout, runs the workers and
 // waits for a signal to stop.
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <vector>
 
 #include "server/config.hpp"
 #include "server/counters.hpp"
+#include "server/guard_log.hpp"
+#include "server/limits.hpp"
+#include "server/udp_guard.hpp"
 #include "server/worker.hpp"
 
 namespace netecho::server {
@@ -23,9 +29,10 @@ class Server {
 
   // Prints one line per bound listener to out:
   //   listening proto=tcp host=127.0.0.1 port=41234 mode=echo
-  // then "ready ..." once the workers run, and blocks until SIGINT or SIGTERM. Returns the exit
-  // code (0 after a signal, 1 if a worker failed). The signals must be blocked in every thread,
-  // which block_signals() does.
+  // then "ready ..." once the workers run, and serves until SIGINT or SIGTERM, then drains
+  // (shutdown.hpp). Returns the exit code: 0 after a drain that cut no connection, 1 when the
+  // drain timeout or a second signal cut some, or a worker failed. The signals must be blocked
+  // in every thread, which block_signals() does.
   int run(std::FILE* out);
 
   // Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and so in the threads it
@@ -41,10 +48,19 @@ class Server {
     std::vector<net::Fd> per_worker;   // one socket per worker
   };
 
+  void setup_guards();
+  WorkerShared worker_shared();
+
   ServerConfig config_;
   io::BackendChoice backend_;
   unsigned threads_ = 1;
   std::vector<Bound> bound_;
+  // Shared by the workers, so declared (and built) before them and destroyed after them.
+  GuardLog guard_log_;
+  std::unique_ptr<ConnectionLimits> limits_;
+  std::unique_ptr<UdpGuard> udp_guard_;
+  std::atomic<unsigned> workers_ended_{0};
+  pthread_t main_thread_{};  // the thread in run(), which the workers notify
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

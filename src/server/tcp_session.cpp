@@ -2,14 +2,48 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace netecho::server {
+namespace {
+
+constexpr std::uint32_t kMinBuffer = 1024;  // small enough for malloc's per-thread cache
+
+}  // namespace
+
+void TcpSession::Owed::append(std::span<const std::byte> bytes) {
+  // Compact first: off_ bytes at the front are already sent.
+  if (off_ != 0) {
+    std::memmove(data_.get(), data_.get() + off_, len_ - off_);
+    len_ -= off_;
+    off_ = 0;
+  }
+  const auto need = static_cast<std::uint32_t>(len_ + bytes.size());
+  if (need > cap_) {
+    const std::uint32_t cap = std::max({need, 2 * cap_, kMinBuffer});
+    auto grown = std::make_unique_for_overwrite<std::byte[]>(cap);
+    if (len_ != 0) {
+      std::memcpy(grown.get(), data_.get(), len_);
+    }
+    data_ = std::move(grown);
+    cap_ = cap;
+  }
+  std::memcpy(data_.get() + len_, bytes.data(), bytes.size());
+  len_ = need;
+}
+
+void TcpSession::Owed::reset() noexcept {
+  data_.reset();
+  cap_ = off_ = len_ = 0;
+}
 
 void TcpSession::open(io::Backend& backend, int fd, io::Token token) {
   fd_.reset(fd);
   token_ = token;
-  buf_.reset();
-  cap_ = off_ = len_ = 0;
+  out_.reset();
+  next_.reset();
+  lent_ = 0;
+  reading_ = true;
   reading_done_ = sending_ = false;
   backend.recv(fd, token);
 }
@@ -19,38 +53,29 @@ void TcpSession::close(io::Backend& backend) noexcept {
     backend.forget(fd_.get());
     fd_.reset();
   }
-  buf_.reset();
-  cap_ = off_ = len_ = 0;
-  sending_ = false;
+  out_.reset();
+  next_.reset();
+  lent_ = 0;
+  reading_ = sending_ = false;
 }
 
-void TcpSession::append(std::span<const std::byte> bytes) {
-  // Compact first: off_ bytes at the front are already sent.
-  if (off_ != 0) {
-    std::memmove(buf_.get(), buf_.get() + off_, len_ - off_);
-    len_ -= off_;
-    off_ = 0;
+void TcpSession::pause_reading(io::Backend& backend) {
+  if (reading_) {
+    reading_ = false;
+    backend.stop_recv(fd_.get());
   }
-  const auto need = static_cast<std::uint32_t>(len_ + bytes.size());
-  if (need > cap_) {
-    auto grown = std::make_unique_for_overwrite<std::byte[]>(need);
-    if (len_ != 0) {
-      std::memcpy(grown.get(), buf_.get(), len_);
-    }
-    buf_ = std::move(grown);
-    cap_ = need;
-  }
-  std::memcpy(buf_.get() + len_, bytes.data(), bytes.size());
-  len_ = need;
 }
 
-TcpSession::Status TcpSession::queue(io::Backend& backend, std::span<const std::byte> bytes,
-                                     Counters& counters) {
+TcpSession::Status TcpSession::queue(io::Backend& backend, const io::Completion& from,
+                                     std::span<const std::byte> bytes, Counters& counters) {
   if (bytes.empty()) {
     return Status::open;
   }
-  if (!sending_) {
-    // Fast path: the socket usually takes the whole reply, and then nothing is buffered.
+  if (sending_) {
+    next_.append(bytes);  // out_ is being read by the send in flight: leave it alone
+  } else {
+    // Nothing is owed (both buffers drain before sending_ turns false), so the reply may go
+    // out at once: the socket usually takes it whole, and then nothing is buffered.
     const long n = backend.try_send(fd_.get(), bytes);
     if (n < 0) {
       return Status::failed;
@@ -60,15 +85,16 @@ TcpSession::Status TcpSession::queue(io::Backend& backend, std::span<const std::
     if (bytes.empty()) {
       return Status::open;
     }
-  }
-  // The client is slower than it sends: keep the rest and stop reading until it is gone.
-  append(bytes);
-  if (!sending_) {
     sending_ = true;
-    backend.send(fd_.get(), token_, {buf_.get() + off_, len_ - off_});
+    if (backend.send_lent(fd_.get(), token_, from, bytes)) {
+      lent_ = static_cast<std::uint32_t>(bytes.size());  // sent from the receive buffer itself
+    } else {
+      out_.append(bytes);
+      backend.send(fd_.get(), token_, out_.view());
+    }
   }
-  if (!reading_done_) {
-    backend.stop_recv(fd_.get());
+  if (pending() >= kHighWater && !reading_done_) {
+    pause_reading(backend);  // the client is slower than it sends
   }
   return Status::open;
 }
@@ -81,6 +107,7 @@ TcpSession::Status TcpSession::on_recv(io::Backend& backend, const io::Completio
   }
   if (c.res == 0) {
     reading_done_ = true;
+    reading_ = false;  // the backend stopped the recv itself
     return sending_ ? Status::open : Status::done;
   }
   if (reading_done_) {
@@ -90,9 +117,9 @@ TcpSession::Status TcpSession::on_recv(io::Backend& backend, const io::Completio
   const auto reply = service.on_data(c.data);
   if (reply.close_after) {
     reading_done_ = true;
-    backend.stop_recv(fd_.get());
+    pause_reading(backend);
   }
-  const Status s = queue(backend, reply.bytes, counters);
+  const Status s = queue(backend, c, reply.bytes, counters);
   if (s != Status::open) {
     return s;
   }
@@ -106,19 +133,33 @@ TcpSession::Status TcpSession::on_send(io::Backend& backend, const io::Completio
     return Status::failed;
   }
   counters.add(counters.tcp_bytes_out, static_cast<std::uint64_t>(c.res));
-  off_ += static_cast<std::uint32_t>(c.res);
-  if (off_ < len_) {
+  if (lent_ != 0) {
+    lent_ = 0;  // a lent send completes whole (or with an error): out_ was not part of it
+  } else {
+    out_.consume(static_cast<std::size_t>(c.res));
+  }
+  // No send is in flight now: what queued behind it joins out_, and all leaves in one send.
+  if (!next_.empty()) {
+    if (out_.empty()) {
+      std::swap(out_, next_);
+    } else {
+      out_.append(next_.view());
+    }
+    next_.reset();
+  }
+  if (!out_.empty()) {
     sending_ = true;
-    backend.send(fd_.get(), token_, {buf_.get() + off_, len_ - off_});
-    return Status::open;
+    backend.send(fd_.get(), token_, out_.view());
+  } else {
+    out_.reset();  // everything owed is sent: an idle connection holds no buffer
+    if (reading_done_) {
+      return Status::done;
+    }
   }
-  // Everything owed is sent: free the buffer, so an idle connection costs nothing.
-  buf_.reset();
-  cap_ = off_ = len_ = 0;
-  if (reading_done_) {
-    return Status::done;
+  if (!reading_ && !reading_done_ && pending() < kResumeBelow) {
+    reading_ = true;
+    backend.recv(fd_.get(), token_);
   }
-  backend.recv(fd_.get(), token_);
   return Status::open;
 }
 

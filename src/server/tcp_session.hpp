@@ -1,11 +1,20 @@
 #pragma once
 // One TCP connection's echo state machine, written once for every backend.
 //
-// Life cycle: open() arms a multishot recv. Each chunk read is answered at once with
-// try_send(); whatever the socket does not take is copied into a per-connection buffer, the
-// session stops reading (backpressure) and an asynchronous send drains the buffer; when it is
-// empty the buffer is freed and reading resumes. So an idle connection holds no buffer, and one
-// that never reads holds at most one read's worth (64 KiB), however much it sends.
+// Life cycle: open() arms a multishot recv. Each chunk read is answered at once: with
+// try_send() when nothing is owed (epoll writes it there and then, usually whole), and whatever
+// is not written at once is owed and sent with the backend's asynchronous send(), one send at a
+// time. Replies made while a send is in flight queue behind it in a second buffer (the kernel
+// may still be reading the first) and leave together with the next send. The io_uring backend
+// writes nothing in try_send(), so there every reply takes that asynchronous path, batched with
+// the loop turn's other submissions; and it can lend the receive buffer itself to the send
+// (send_lent()), so that a reply is not even copied when nothing is queued before it.
+//
+// Backpressure: once kHighWater bytes are owed the session stops reading, and it reads again
+// when less than kResumeBelow is owed. So a connection owes at most kHighWater plus one read
+// (and, with io_uring, the few reads the kernel had delivered before it saw the stop: input
+// received after stop_recv() is echoed like any other, never dropped), however much it sends
+// without reading. Buffers exist only while bytes are owed: an idle connection holds none.
 //
 // End of input (the client's FIN) or a --once reply stops reading for good: the session sends
 // what it still owes, then closes (FIN, and no unread input is left behind, so no RST). An error
@@ -13,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "io/backend.hpp"
 #include "net/fd.hpp"
@@ -33,21 +43,45 @@ class TcpSession {
   void close(io::Backend& backend) noexcept;
 
   bool is_open() const noexcept { return fd_.valid(); }
+  int fd() const noexcept { return fd_.get(); }
   io::Token token() const noexcept { return token_; }
-  std::size_t pending() const noexcept { return len_ - off_; }
+  // Bytes owed to the client: read and not yet known to be sent.
+  std::size_t pending() const noexcept { return lent_ + out_.size() + next_.size(); }
+
+  static constexpr std::size_t kHighWater = 64 * 1024;
+  static constexpr std::size_t kResumeBelow = 32 * 1024;
 
  private:
-  Status queue(io::Backend& backend, std::span<const std::byte> bytes, Counters& counters);
-  void append(std::span<const std::byte> bytes);
+  // A byte buffer allocated only while it holds something.
+  class Owed {
+   public:
+    std::size_t size() const noexcept { return len_ - off_; }
+    bool empty() const noexcept { return len_ == off_; }
+    std::span<const std::byte> view() const noexcept { return {data_.get() + off_, size()}; }
+    // May move the bytes: never while a send reads them.
+    void append(std::span<const std::byte> bytes);
+    void consume(std::size_t n) noexcept { off_ += static_cast<std::uint32_t>(n); }
+    void reset() noexcept;
+
+   private:
+    std::unique_ptr<std::byte[]> data_;
+    std::uint32_t cap_ = 0;
+    std::uint32_t off_ = 0;  // first byte not yet sent
+    std::uint32_t len_ = 0;  // end of the owed bytes
+  };
+
+  Status queue(io::Backend& backend, const io::Completion& from, std::span<const std::byte> bytes,
+               Counters& counters);
+  void pause_reading(io::Backend& backend);
 
   net::Fd fd_;
   io::Token token_;
-  std::unique_ptr<std::byte[]> buf_;  // bytes owed to the client; only while there are some
-  std::uint32_t cap_ = 0;
-  std::uint32_t off_ = 0;             // first byte not yet sent
-  std::uint32_t len_ = 0;             // end of the owed bytes
-  bool reading_done_ = false;         // FIN seen or --once answered: read nothing more
-  bool sending_ = false;              // an asynchronous send is in flight
+  Owed out_;                   // what the send in flight (or the next) writes, from its start
+  Owed next_;                  // replies made while out_ is being sent
+  std::uint32_t lent_ = 0;     // bytes of the send in flight from a lent receive buffer
+  bool reading_ = false;       // the recv is armed (not paused by backpressure)
+  bool reading_done_ = false;  // FIN seen or --once answered: read nothing more
+  bool sending_ = false;       // an asynchronous send of out_ is in flight
 };
 
 }  // namespace netecho::server

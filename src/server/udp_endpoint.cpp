@@ -10,12 +10,22 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
   counters.add(counters.udp_in);
   counters.add(counters.udp_bytes_in, c.data.size());
   // A datagram cut by the receive buffer is never answered short; and source port 0 cannot be
-  // a real client (a reply there is a reflection vector).
-  if (c.datagram->truncated || c.datagram->peer.port() == 0) {
+  // a real client (a reply there is a reflection vector). The guard adds the rest (udp_guard.hpp).
+  if (guard_ != nullptr) {
+    const UdpVerdict verdict = guard_->check(*c.datagram, c.data.size());
+    if (verdict != UdpVerdict::answer) {
+      guard_->count(verdict, counters);
+      return;
+    }
+  } else if (c.datagram->truncated || c.datagram->peer.port() == 0) {
     counters.add(counters.udp_dropped);
     return;
   }
   const std::size_t n = service::datagram_reply(mode_, c.data, limit_, scratch);
+  if (n > c.data.size()) {
+    counters.add(counters.udp_dropped);  // unreachable: the service never amplifies
+    return;
+  }
   const long sent = backend.send_to(fd_.get(), scratch.first(n), *c.datagram);
   if (sent < 0) {
     counters.add(counters.udp_dropped);

@@ -7,14 +7,17 @@
 #include "io/backend.hpp"
 #include "net/fd.hpp"
 #include "server/counters.hpp"
+#include "server/udp_guard.hpp"
 #include "service/datagram.hpp"
 
 namespace netecho::server {
 
 class UdpEndpoint {
  public:
-  UdpEndpoint(net::Fd fd, service::DatagramMode mode, std::size_t limit)
-      : fd_(std::move(fd)), mode_(mode), limit_(limit) {}
+  // guard (shared by every endpoint, may be null: no guard but the refusal of source port 0)
+  // decides which datagrams are answered; it must outlive the endpoint.
+  UdpEndpoint(net::Fd fd, service::DatagramMode mode, std::size_t limit, UdpGuard* guard = nullptr)
+      : fd_(std::move(fd)), mode_(mode), limit_(limit), guard_(guard) {}
 
   int fd() const noexcept { return fd_.get(); }
 
@@ -28,6 +31,7 @@ class UdpEndpoint {
   net::Fd fd_;
   service::DatagramMode mode_;
   std::size_t limit_;
+  UdpGuard* guard_;
 };
 
 }  // namespace netecho::server

@@ -1,19 +1,27 @@
 #include "server/worker.hpp"
 
 #include "base/log.hpp"
+#include "net/socket.hpp"
 
 namespace netecho::server {
 
 Worker::Worker(unsigned id, std::unique_ptr<io::Backend> backend, WorkerSockets sockets,
-               service::StreamService stream)
+               service::StreamService stream, WorkerShared shared)
     : id_(id),
       loop_(std::move(backend)),
       sockets_(std::move(sockets)),
       stream_(stream),
-      scratch_(service::kMaxDatagram + 64) {}
+      scratch_(service::kMaxDatagram + 64),
+      shared_(std::move(shared)),
+      idle_(shared_.idle_timeout) {}
 
 void Worker::stop() noexcept {
   stopping_.store(true, std::memory_order_release);
+  loop_.backend().wake();
+}
+
+void Worker::drain() noexcept {
+  drain_requested_.store(true, std::memory_order_release);
   loop_.backend().wake();
 }
 
@@ -25,21 +33,86 @@ void Worker::run() {
   for (std::size_t i = 0; i < sockets_.udp.size(); ++i) {
     backend.recv_from(sockets_.udp[i].fd(), {kUdpSlotBase + static_cast<std::uint32_t>(i), 0});
   }
+  if (idle_.enabled()) {
+    sweep_idle();
+  }
   while (!stopping_.load(std::memory_order_acquire)) {
     loop_.run_once(*this);
+    if (drain_requested_.load(std::memory_order_acquire)) {
+      if (!draining_) {
+        begin_drain();
+      }
+      close_quiet_sessions();
+      if (open_ == 0) {
+        break;
+      }
+    }
   }
-  for (auto& fd : sockets_.tcp) {
-    backend.forget(fd.get());
-    fd.reset();
-  }
-  for (auto& ep : sockets_.udp) {
-    ep.close(backend);
+  close_listeners();
+  if (draining_) {
+    counters_.add(counters_.tcp_drain_cut, open_);  // the drain was cut short: these lose echo
   }
   for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
     if (sessions_[slot].is_open()) {
       finish(slot, TcpSession::Status::done);
     }
   }
+}
+
+void Worker::close_listeners() {
+  auto& backend = loop_.backend();
+  for (auto& fd : sockets_.tcp) {
+    if (fd.valid()) {
+      backend.forget(fd.get());
+      net::stop_listening(fd.get());
+      fd.reset();
+    }
+  }
+  for (auto& ep : sockets_.udp) {
+    ep.close(backend);
+  }
+}
+
+void Worker::sweep_idle() {
+  // Runs once per period for the life of the worker (see idle.hpp).
+  idle_.advance();
+  for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
+    if (sessions_[slot].is_open() && idle_.expired(slot)) {
+      counters_.add(counters_.tcp_idle_closed);
+      shared_.log.note(Guard::tcp_idle_closed);
+      finish(slot, TcpSession::Status::done);
+    }
+  }
+  loop_.add_timer(io::Clock::now() + idle_.period(), [this] { sweep_idle(); });
+}
+
+void Worker::begin_drain() {
+  // Listeners first: from here on the kernel refuses new connections and datagrams to them.
+  draining_ = true;
+  close_listeners();
+  listeners_closed_.store(true, std::memory_order_release);
+  for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
+    if (sessions_[slot].is_open()) {
+      drain_check_.push_back(slot);
+    }
+  }
+  if (shared_.notify) {
+    shared_.notify();
+  }
+}
+
+void Worker::close_quiet_sessions() {
+  // Runs after each loop turn while draining, over the sessions that had a completion in it (a
+  // session's state changes only then), so every completion of the turn has been handled: a
+  // session is closed only when it owes nothing and the kernel holds no input it has not read.
+  // Closing then sends a plain FIN, never a reset.
+  for (const std::uint32_t slot : drain_check_) {
+    TcpSession& s = sessions_[slot];
+    if (s.is_open() && s.pending() == 0 && net::unread_bytes(s.fd()) == 0) {
+      finish(slot, TcpSession::Status::done);
+    }
+  }
+  drain_check_.clear();
 }
 
 TcpSession* Worker::session(io::Token t) {
@@ -56,28 +129,58 @@ void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
   if (status == TcpSession::Status::failed) {
     counters_.add(counters_.tcp_resets);
   }
+  // Released before the socket is closed: a client that saw the close may connect again at
+  // once, to another worker, and must find its place free.
+  shared_.limits.release(sources_[slot]);
+  --open_;
   sessions_[slot].close(loop_.backend());
   ++gens_[slot];
   free_slots_.push_back(slot);
   counters_.add(counters_.tcp_closed);
 }
 
+void Worker::refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter) {
+  // Refused at once, before a byte is read: a reset, so no echo and no TIME_WAIT kept here.
+  net::close_with_reset(fd);
+  counters_.add(counter);
+  shared_.log.note(why);
+}
+
 void Worker::on_accept(std::size_t listener, int res) {
   if (res < 0) {
     // Out of descriptors or memory. The backend has stopped accepting on this listener; pause
     // briefly instead of spinning, and keep serving the connections we have.
+    // The guard log writes at most one line per interval for all of these (guard_log.hpp).
     counters_.add(counters_.accept_errors);
-    if (!accept_paused_) {
-      base::log("worker {}: accept failed: {}; pausing accepts for {} ms", id_,
-                std::error_code(-res, std::system_category()).message(), kAcceptPause.count());
-    }
+    shared_.log.note_accept_error(-res);
     accept_paused_ = true;
-    const int fd = sockets_.tcp[listener].get();
-    loop_.add_timer(io::Clock::now() + kAcceptPause, [this, fd, listener] {
+    loop_.add_timer(io::Clock::now() + kAcceptPause, [this, listener] {
       accept_paused_ = false;
-      loop_.backend().accept(fd, {static_cast<std::uint32_t>(listener), 0});
+      const net::Fd& fd = sockets_.tcp[listener];
+      if (fd.valid()) {  // not closed by a drain meanwhile
+        loop_.backend().accept(fd.get(), {static_cast<std::uint32_t>(listener), 0});
+      }
     });
     return;
+  }
+  SourceKey source;
+  if (shared_.limits.tracks_sources()) {
+    auto peer = net::peer_address(res);
+    if (!peer) {
+      ::close(res);  // reset before it was accepted (ENOTCONN): nothing to serve or count
+      return;
+    }
+    source = SourceKey::from(*peer);
+  }
+  switch (shared_.limits.admit(source)) {
+    case Admission::admitted:
+      break;
+    case Admission::over_max_conns:
+      refuse(res, Guard::tcp_refused_max, counters_.tcp_refused_max);
+      return;
+    case Admission::over_per_ip:
+      refuse(res, Guard::tcp_refused_per_ip, counters_.tcp_refused_per_ip);
+      return;
   }
   std::uint32_t slot;
   if (!free_slots_.empty()) {
@@ -87,8 +190,14 @@ void Worker::on_accept(std::size_t listener, int res) {
     slot = static_cast<std::uint32_t>(sessions_.size());
     sessions_.emplace_back();
     gens_.push_back(0);
+    sources_.emplace_back();
   }
   counters_.add(counters_.tcp_accepted);
+  sources_[slot] = source;
+  ++open_;
+  if (idle_.enabled()) {
+    idle_.touch(slot);
+  }
   sessions_[slot].open(loop_.backend(), res, {slot, gens_[slot]});
 }
 
@@ -103,11 +212,13 @@ void Worker::on_completion(const io::Completion& c) {
       break;
     case io::Op::recv:
       if (TcpSession* s = session(c.token)) {
+        note_progress(c.token.slot);
         finish(c.token.slot, s->on_recv(backend, c, stream_, counters_));
       }
       break;
     case io::Op::send:
       if (TcpSession* s = session(c.token)) {
+        note_progress(c.token.slot);
         finish(c.token.slot, s->on_send(backend, c, counters_));
       }
       break;

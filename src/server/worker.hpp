@@ -3,17 +3,32 @@
 // sessions, buffers and counters. Nothing on the data path is shared with other workers.
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "io/loop.hpp"
 #include "net/fd.hpp"
 #include "server/counters.hpp"
+#include "server/guard_log.hpp"
+#include "server/idle.hpp"
+#include "server/limits.hpp"
 #include "server/tcp_session.hpp"
 #include "server/udp_endpoint.hpp"
 #include "service/stream.hpp"
 
 namespace netecho::server {
+
+// What the workers share, owned by the Server, which outlives them.
+struct WorkerShared {
+  ConnectionLimits& limits;
+  GuardLog& log;
+  std::chrono::nanoseconds idle_timeout{0};  // zero: connections are never idle-closed
+  // Thread-safe: tells the server's main thread that this worker's state changed (its listeners
+  // are closed, or it has finished draining).
+  std::function<void()> notify;
+};
 
 struct WorkerSockets {
   std::vector<net::Fd> tcp;            // listening sockets
@@ -23,14 +38,24 @@ struct WorkerSockets {
 class Worker final : private io::Handler {
  public:
   Worker(unsigned id, std::unique_ptr<io::Backend> backend, WorkerSockets sockets,
-         service::StreamService stream);
+         service::StreamService stream, WorkerShared shared);
 
-  // The thread body: serves until stop() is called, then closes every socket it owns.
+  // The thread body: serves until stop() is called, or until a drain has finished; then closes
+  // every socket it owns.
   void run();
-  // Thread-safe: asks run() to return soon.
+  // Thread-safe: asks run() to return soon, cutting the connections still open.
   void stop() noexcept;
+  // Thread-safe: starts a graceful stop. The worker closes its listeners at once (and then
+  // calls notify), closes every connection that owes nothing, lets the others finish the echo
+  // in flight, closing each as soon as it owes nothing and has no unread input, and returns from
+  // run() when none is left.
+  void drain() noexcept;
+  bool listeners_closed() const noexcept {
+    return listeners_closed_.load(std::memory_order_acquire);
+  }
 
   const Counters& counters() const noexcept { return counters_; }
+  unsigned id() const noexcept { return id_; }
 
  private:
   static constexpr std::uint32_t kUdpSlotBase = 1u << 30;  // tokens of UDP endpoints
@@ -38,8 +63,22 @@ class Worker final : private io::Handler {
 
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
+  void refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter);
   void finish(std::uint32_t slot, TcpSession::Status status);
   TcpSession* session(io::Token t);
+  void close_listeners();
+  void sweep_idle();
+  void begin_drain();
+  void close_quiet_sessions();
+  // The data path's only guard work: one store for the idle timer, one push while draining.
+  void note_progress(std::uint32_t slot) {
+    if (idle_.enabled()) {
+      idle_.touch(slot);
+    }
+    if (draining_) {
+      drain_check_.push_back(slot);
+    }
+  }
 
   unsigned id_;
   io::Loop loop_;
@@ -52,6 +91,14 @@ class Worker final : private io::Handler {
   Counters counters_;
   std::atomic<bool> stopping_{false};
   bool accept_paused_ = false;
+  WorkerShared shared_;
+  std::vector<SourceKey> sources_;  // per slot: whom the connection counts against
+  IdleTracker idle_;
+  std::size_t open_ = 0;                   // sessions open
+  std::atomic<bool> drain_requested_{false};
+  std::atomic<bool> listeners_closed_{false};
+  bool draining_ = false;
+  std::vector<std::uint32_t> drain_check_;  // draining sessions that had a completion this turn
 };
 
 }  // namespace netecho::server

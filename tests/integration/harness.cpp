@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -19,6 +20,8 @@
 #include <utility>
 #include <stdexcept>
 #include <sys/syscall.h>
+
+#include <gtest/gtest.h>
 
 extern char** environ;
 
@@ -73,27 +76,50 @@ bool have_command(const std::string& name) {
 
 // ---------------------------------------------------------------- Process
 
-Process Process::spawn(const std::vector<std::string>& argv) {
+Process Process::spawn(const std::vector<std::string>& argv) { return spawn(argv, Options{}); }
+
+Process Process::spawn(const std::vector<std::string>& argv, const Options& options) {
   int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
+  int in[2] = {-1, -1};
+  if (::pipe2(out, O_CLOEXEC) != 0 || (options.stdin_pipe && ::pipe2(in, O_CLOEXEC) != 0)) {
     fail("pipe");
   }
   Process p;
   p.err_path_ = temp_path(".stderr");
+  p.own_group_ = options.own_group;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, p.err_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (options.stderr_to_stdout) {
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, p.err_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  }
+  if (options.stdin_pipe) {
+    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  if (options.own_group) {
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   }
   args.push_back(nullptr);
-  const int rc = ::posix_spawnp(&p.pid_, args[0], &fa, nullptr, args.data(), environ);
+  const int rc = ::posix_spawnp(&p.pid_, args[0], &fa, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
+  if (options.stdin_pipe) {
+    ::close(in[0]);
+    p.in_fd_ = in[1];
+  }
   if (rc != 0) {
     ::close(out[0]);
     errno = rc;
@@ -108,6 +134,8 @@ Process::Process(Process&& o) noexcept { *this = std::move(o); }
 Process& Process::operator=(Process&& o) noexcept {
   std::swap(pid_, o.pid_);
   std::swap(out_fd_, o.out_fd_);
+  std::swap(in_fd_, o.in_fd_);
+  std::swap(own_group_, o.own_group_);
   std::swap(err_path_, o.err_path_);
   std::swap(buffered_, o.buffered_);
   std::swap(status_, o.status_);
@@ -116,12 +144,18 @@ Process& Process::operator=(Process&& o) noexcept {
 }
 
 Process::~Process() {
+  if (pid_ > 0 && own_group_) {
+    ::kill(-pid_, SIGKILL);  // the forked children too, even when the leader is gone
+  }
   if (pid_ > 0 && !reaped_) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
   if (out_fd_ >= 0) {
     ::close(out_fd_);
+  }
+  if (in_fd_ >= 0) {
+    ::close(in_fd_);
   }
   if (!err_path_.empty()) {
     ::unlink(err_path_.c_str());
@@ -187,10 +221,52 @@ int Process::wait(std::chrono::milliseconds timeout) {
 }
 
 int Process::stop(int sig, std::chrono::milliseconds timeout) {
-  if (running()) {
+  if (own_group_) {
+    ::kill(-pid_, sig);
+  } else if (running()) {
     ::kill(pid_, sig);
   }
   return wait(timeout);
+}
+
+bool Process::exits_within(std::chrono::milliseconds timeout) {
+  if (reaped_) {
+    return true;
+  }
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd < 0) {
+    return !running();
+  }
+  pollfd p{pidfd, POLLIN, 0};
+  const int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  ::close(pidfd);
+  return rc > 0;
+}
+
+bool Process::write_stdin(std::string_view data, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!data.empty() && in_fd_ >= 0) {
+    pollfd p{in_fd_, POLLOUT, 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      return false;
+    }
+    const ssize_t n = ::write(in_fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) {
+        continue;
+      }
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return data.empty();
+}
+
+void Process::close_stdin() {
+  if (in_fd_ >= 0) {
+    ::close(in_fd_);
+    in_fd_ = -1;
+  }
 }
 
 std::string Process::stderr_text() const {
@@ -229,7 +305,22 @@ Server::Server(const std::vector<std::string>& args) {
     if (std::regex_match(*line, m, kLine)) {
       listeners_.push_back({m[1], m[2], static_cast<std::uint16_t>(std::stoi(m[3])), m[4]});
     } else if (line->rfind("ready ", 0) == 0) {
+      ready_line_ = *line;
       return;
+    }
+  }
+}
+
+Server::~Server() {
+  if (proc_.pid() <= 0) {
+    return;  // moved from
+  }
+  const std::string err = proc_.stderr_text();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "WARNING: ThreadSanitizer", "runtime error:"}) {
+    if (err.find(marker) != std::string::npos) {
+      ADD_FAILURE() << "netecho serve wrote a sanitizer report:\n" << err;
+      break;
     }
   }
 }
@@ -489,33 +580,38 @@ Bytes Socket::recv_exact(std::size_t n, std::chrono::milliseconds timeout) {
 }
 
 Bytes Socket::recv_to_eof(std::chrono::milliseconds timeout, bool* reset) {
+  End end = End::eof;
+  Bytes got = recv_until_end(end, timeout);
+  if (reset != nullptr) {
+    *reset = end == End::reset;
+  }
+  return got;
+}
+
+Bytes Socket::recv_until_end(End& end, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   Bytes got;
   std::vector<std::byte> buf(65536);
-  if (reset != nullptr) {
-    *reset = false;
-  }
   for (;;) {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, ms_left(deadline)) <= 0) {
-      break;
+      end = End::timeout;
+      return got;
     }
     const ssize_t r = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
     if (r == 0) {
-      break;
+      end = End::eof;
+      return got;
     }
     if (r < 0) {
-      if (errno == EAGAIN) {
+      if (errno == EAGAIN || errno == EINTR) {
         continue;
       }
-      if (reset != nullptr && errno == ECONNRESET) {
-        *reset = true;
-      }
-      break;
+      end = errno == ECONNRESET ? End::reset : End::error;
+      return got;
     }
     got.insert(got.end(), buf.begin(), buf.begin() + r);
   }
-  return got;
 }
 
 void Socket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
@@ -542,6 +638,163 @@ void Socket::reset() {
   ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
   ::close(fd_);
   fd_ = -1;
+}
+
+// ---------------------------------------------------------------- peers and probes
+
+std::size_t line_count(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) {
+    n += c == '\n' ? 1 : 0;
+  }
+  return n + (!text.empty() && text.back() != '\n' ? 1 : 0);
+}
+
+bool ipv6_loopback_available() {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::uint16_t pick_free_port() {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> dist(20000, 32767);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(dist(rng));
+    bool free = true;
+    for (const int type : {SOCK_STREAM, SOCK_DGRAM}) {
+      const int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        fail("socket");
+      }
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      free = free && ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) == 0;
+      ::close(fd);
+    }
+    if (free) {
+      return port;
+    }
+  }
+  throw std::runtime_error("no free port found in 100 attempts");
+}
+
+bool wait_tcp_listening(Process& peer, const std::string& host, std::uint16_t port,
+                        std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  socklen_t len = 0;
+  const auto ss = make_addr(host, port, SOCK_STREAM, len);
+  for (int attempt = 0; attempt < 1000 && Clock::now() < deadline; ++attempt) {
+    const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      fail("socket");
+    }
+    int err = 0;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        err = ETIMEDOUT;
+        if (::poll(&p, 1, std::min(ms_left(deadline), 1000)) > 0) {
+          socklen_t elen = sizeof(err);
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+        }
+      }
+    }
+    ::close(fd);
+    if (err == 0) {
+      return true;
+    }
+    // Not listening yet: wait up to 20 ms on the peer's exit, so a peer that failed to start
+    // (its port taken meanwhile) ends the wait at once.
+    if (peer.exits_within(std::chrono::milliseconds(std::min(ms_left(deadline), 20)))) {
+      return false;
+    }
+  }
+  return false;
+}
+
+std::optional<Bytes> udp_probe(Process& peer, const std::string& host, std::uint16_t port,
+                               const Bytes& data, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Socket sock = Socket::udp(host, port);
+  for (int attempt = 0; attempt < 1000 && Clock::now() < deadline; ++attempt) {
+    // A refusal (ICMP port unreachable from an earlier probe) only means "not yet".
+    ::send(sock.fd(), data.data(), data.size(), MSG_NOSIGNAL);
+    pollfd p{sock.fd(), POLLIN, 0};
+    if (::poll(&p, 1, std::min(ms_left(deadline), 100)) > 0) {
+      Bytes buf(65536);
+      const ssize_t n = ::recv(sock.fd(), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n >= 0) {
+        buf.resize(static_cast<std::size_t>(n));
+        return buf;
+      }
+      // Refused at once: pause on the peer's exit before the next probe, as for TCP.
+      if (peer.exits_within(std::chrono::milliseconds(std::min(ms_left(deadline), 20)))) {
+        return std::nullopt;
+      }
+    } else if (!peer.running()) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- backends
+
+const std::vector<BackendInfo>& backends_under_test() {
+  static const std::vector<BackendInfo> backends = [] {
+    std::vector<BackendInfo> out;
+    const RunResult r = run({netecho_bin(), "serve", "--list-backends"}, {}, 30s);
+    static const std::regex kLine(R"(backend=(\S+) usable=(yes|no) detail=(.*))");
+    std::istringstream lines(r.out);
+    std::string line;
+    while (r.exit_code == 0 && std::getline(lines, line)) {
+      std::smatch m;
+      if (std::regex_match(line, m, kLine)) {
+        out.push_back({m[1], m[2] == "yes", m[3]});
+      }
+    }
+    if (out.empty()) {
+      // The binary could not be asked: run every known backend, and let the tests fail.
+      const std::string why = "netecho serve --list-backends failed (exit " +
+                              std::to_string(r.exit_code) + "): " + r.err;
+      out = {{"epoll", true, why}, {"io_uring", true, why}};
+    }
+    return out;
+  }();
+  return backends;
+}
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const auto& b : backends_under_test()) {
+    names.push_back(b.name);
+  }
+  return names;
+}
+
+const BackendInfo& backend_info(std::string_view name) {
+  for (const auto& b : backends_under_test()) {
+    if (b.name == name) {
+      return b;
+    }
+  }
+  static const BackendInfo unknown{"unknown", true, "not reported by --list-backends"};
+  return unknown;
+}
+
+std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
 }
 
 }  // namespace netecho::test

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 namespace netecho::test {
 
 using namespace std::chrono_literals;
@@ -34,6 +36,17 @@ class Process {
  public:
   // Starts argv[0] (looked up in PATH) with the arguments.
   static Process spawn(const std::vector<std::string>& argv);
+
+  struct Options {
+    // In a process group of its own: stop() and the destructor signal the whole group, so the
+    // children of a forking peer (socat fork, ncat -k -e) go with it.
+    bool own_group = false;
+    // stdin on a pipe fed by write_stdin() and closed by close_stdin(); otherwise /dev/null.
+    bool stdin_pipe = false;
+    // stderr into the stdout pipe, so read_line() sees it (peers that log their address there).
+    bool stderr_to_stdout = false;
+  };
+  static Process spawn(const std::vector<std::string>& argv, const Options& options);
   Process() = default;
   Process(Process&& o) noexcept;
   Process& operator=(Process&& o) noexcept;
@@ -53,9 +66,18 @@ class Process {
   // Resident set size in KiB, from /proc/PID/status.
   long rss_kib() const;
 
+  // Writes all of data to the child's stdin (Options::stdin_pipe); false on error or timeout.
+  bool write_stdin(std::string_view data, std::chrono::milliseconds timeout = 10s);
+  void close_stdin();
+  // Waits up to timeout for the child to exit, without reaping it; true when it has exited.
+  // Doubles as a bounded pause between readiness probes that ends early if the child dies.
+  bool exits_within(std::chrono::milliseconds timeout);
+
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  int in_fd_ = -1;
+  bool own_group_ = false;
   std::string err_path_;
   std::string buffered_;
   int status_ = -1;
@@ -66,15 +88,23 @@ class Process {
 class Server {
  public:
   explicit Server(const std::vector<std::string>& args);
+  // Fails the running test if the server wrote a sanitizer report (ASan, UBSan, TSan, LSan) to
+  // its stderr, so the sanitizer builds of this suite count reports, not just crashes.
+  ~Server();
+  Server(Server&&) = default;
+  Server& operator=(Server&&) = default;
   const std::vector<Listener>& listeners() const { return listeners_; }
   // The port of the first listener with this protocol (and mode, if given).
   std::uint16_t port(std::string_view proto, std::string_view mode = {}) const;
   Process& process() { return proc_; }
   int stop(int sig = 15) { return proc_.stop(sig); }
+  // The "ready backend=... threads=N" line the server printed last at start.
+  const std::string& ready_line() const { return ready_line_; }
 
  private:
   Process proc_;
   std::vector<Listener> listeners_;
+  std::string ready_line_;
 };
 
 struct RunResult {
@@ -112,6 +142,10 @@ class Socket {
   Bytes recv_exact(std::size_t n, std::chrono::milliseconds timeout = 10s);
   // Reads until EOF; sets *reset when the connection was reset.
   Bytes recv_to_eof(std::chrono::milliseconds timeout = 10s, bool* reset = nullptr);
+  // What ended recv_until_end(): the peer's FIN, a reset, another error, or the timeout.
+  enum class End { eof, reset, error, timeout };
+  // Reads until EOF, a reset, an error or the timeout; end says which.
+  Bytes recv_until_end(End& end, std::chrono::milliseconds timeout = 10s);
   void shutdown_write();
   // One datagram out, one back (nullopt on timeout).
   std::optional<Bytes> udp_roundtrip(const Bytes& data, std::chrono::milliseconds timeout = 5s);
@@ -121,5 +155,75 @@ class Socket {
  private:
   int fd_ = -1;
 };
+
+// Number of lines in text (a last line without '\n' counts too).
+std::size_t line_count(std::string_view text);
+
+// Whether ::1 is configured here (a socket can bind it).
+bool ipv6_loopback_available();
+
+// A port that is free right now for both TCP and UDP on 127.0.0.1, chosen at random below the
+// ephemeral range (32768-60999), so client sockets of this machine do not take it meanwhile.
+// Only for peers that cannot report the port they bound (ncat, socat's UDP addresses): another
+// process may still take it first, so callers start the peer and retry with a new port if it
+// fails to come up.
+std::uint16_t pick_free_port();
+
+// Polls connect() to host:port until a TCP listener accepts or the timeout passes. peer is
+// the process expected to listen: the pause between attempts is a wait on its exit, and the
+// function gives up (false) as soon as it has exited.
+bool wait_tcp_listening(Process& peer, const std::string& host, std::uint16_t port,
+                        std::chrono::milliseconds timeout = 10s);
+
+// Sends data to host:port from one UDP socket, again every 100 ms (or 20 ms after a refusal),
+// until a datagram comes back (returned) or the timeout passes (nullopt). peer is the process
+// expected to answer: the probing stops as soon as it has exited.
+std::optional<Bytes> udp_probe(Process& peer, const std::string& host, std::uint16_t port,
+                               const Bytes& data, std::chrono::milliseconds timeout = 10s);
+
+// A backend built into netecho, as `netecho serve --list-backends` reports it.
+struct BackendInfo {
+  std::string name;    // "epoll", "io_uring"
+  bool usable = true;
+  std::string detail;  // what the probe checked, or why the backend cannot run here
+};
+
+// Every backend the binary has, asked once per test process. A backend counts as unusable
+// only when the binary itself says so; when it cannot be asked at all, every known backend is
+// listed as usable, so that the tests run and fail loudly instead of being skipped.
+const std::vector<BackendInfo>& backends_under_test();
+
+// The names of backends_under_test(), for INSTANTIATE_TEST_SUITE_P(..., ValuesIn(...)).
+std::vector<std::string> backend_names();
+
+// Skips the running test (GTEST_SKIP, with the probe's reason) when the binary reports the
+// named backend unusable here. Call it first in SetUp() or in the test.
+#define NETECHO_SKIP_UNLESS_BACKEND_USABLE(backend_name)                                 \
+  do {                                                                                     \
+    const ::netecho::test::BackendInfo& probed_ = ::netecho::test::backend_info(backend_name); \
+    if (!probed_.usable) {                                                                 \
+      GTEST_SKIP() << "backend " << probed_.name << " cannot run here: " << probed_.detail; \
+    }                                                                                      \
+  } while (false)
+
+// The entry for name (an unknown name is reported usable, so its tests run and fail).
+const BackendInfo& backend_info(std::string_view name);
+
+// A value-parameterized fixture over backend_names(): backend() is the parameter, and
+// serve_args() appends "--backend NAME" to the server arguments. SetUp() skips the test, with
+// the probe's reason, when the backend cannot run here.
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { NETECHO_SKIP_UNLESS_BACKEND_USABLE(GetParam()); }
+  const std::string& backend() const { return GetParam(); }
+  std::vector<std::string> serve_args(std::vector<std::string> args) const {
+    args.push_back("--backend");
+    args.push_back(GetParam());
+    return args;
+  }
+};
+
+// For INSTANTIATE_TEST_SUITE_P: names each instance after its backend ("epoll", "io_uring").
+std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info);
 
 }  // namespace netecho::test

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <system_error>
@@ -279,8 +280,20 @@ int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
     tsp = &ts;
   }
-  const int n = ::epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
-                               tsp, nullptr);
+  int n = -1;
+  if (have_pwait2_) {
+    n = ::epoll_pwait2(epoll_.get(), events_.data(), static_cast<int>(events_.size()), tsp,
+                       nullptr);
+    if (n < 0 && errno == ENOSYS) {
+      have_pwait2_ = false;  // kernels before 5.11, valgrind: fall back for good
+    }
+  }
+  if (!have_pwait2_) {
+    // Millisecond timeouts, rounded up so that a timer is never woken for early.
+    const long long ms = timeout.count() < 0 ? -1 : (timeout.count() + 999'999) / 1'000'000;
+    n = ::epoll_wait(epoll_.get(), events_.data(), static_cast<int>(events_.size()),
+                     static_cast<int>(std::min<long long>(ms, 1 << 30)));
+  }
   if (n < 0) {
     return 0;  // EINTR
   }

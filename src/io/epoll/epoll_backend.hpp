@@ -57,6 +57,7 @@ class EpollBackend final : public Backend {
   int handle_read(Handler& handler, int fd, std::uint32_t gen);
   int handle_write(Handler& handler, int fd, FdState& st);
 
+  bool have_pwait2_ = true;  // epoll_pwait2 (ns timeouts) works; else epoll_wait
   net::Fd epoll_;
   net::Fd wake_fd_;
   std::vector<FdState> fds_;
