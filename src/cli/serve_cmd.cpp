@@ -47,11 +47,15 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
   cmd->add_flag("--list-backends", args.list_backends,
                 "print each backend and whether it works here (and why not), then exit; one "
                 "line each: backend=NAME usable=yes|no detail=TEXT");
-  // Hidden: shrinks io_uring's receive buffer ring, so tests can make it run dry.
+  // Hidden tuning of io_uring's receive buffer ring: tests shrink it to make it run dry,
+  // benchmarks try other sizes.
   cmd->add_option("--uring-buffers", args.uring_buffers)
       ->group("")
       ->check(CLI::IsMember({1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u,
                             4096u, 8192u, 16384u, 32768u}));
+  cmd->add_option("--uring-buffer-size", args.uring_buffer_size)
+      ->group("")
+      ->check(CLI::Range(std::uint32_t{512}, std::uint32_t{1} << 20));
   cmd->add_option("--max-conns", args.max_conns,
                   "TCP connections open at once, over all threads; more are reset at once, "
                   "unechoed (default: from the open-file limit)")
@@ -120,6 +124,7 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
                            net::kExitUsage);
   }
   config.backend_options.uring_buffers = args.uring_buffers;
+  config.backend_options.uring_buffer_size = args.uring_buffer_size;
   config.max_conns = args.max_conns;
   config.max_conns_per_ip = args.max_conns_per_ip;
   config.idle_timeout = parse_duration_or_throw(args.idle_timeout, "--idle-timeout");

@@ -22,6 +22,7 @@ struct ServeArgs {
   std::string backend = "auto";      // --backend auto|epoll|io_uring
   bool list_backends = false;        // --list-backends: print the probe and exit
   std::uint32_t uring_buffers = 0;   // hidden: provided buffers per io_uring worker (tests)
+  std::uint32_t uring_buffer_size = 0;  // hidden: bytes in each (benchmarks)
   // Guards (docs/SECURITY.md).
   std::size_t max_conns = 0;
   std::size_t max_conns_per_ip = 0;

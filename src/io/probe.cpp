@@ -36,8 +36,8 @@ BackendChoice choose_backend(BackendKind requested) {
   if (uring.usable) {
     return {BackendKind::io_uring, "auto: io_uring works here; " + uring.detail};
   }
-  return {BackendKind::epoll, "auto: io_uring is not usable (" + uring.detail +
-                                  "), falling back to epoll"};
+  return {BackendKind::epoll,
+          "auto: io_uring is not usable (" + uring.detail + "), falling back to epoll"};
 }
 
 std::unique_ptr<Backend> make_backend(BackendKind kind, const BackendOptions& options) {

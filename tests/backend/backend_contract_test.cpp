@@ -3,6 +3,7 @@
 // backend runs. A backend the probe finds unusable here is skipped with the probe's reason.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,18 +12,22 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "io/backend.hpp"
 #include "io/probe.hpp"
 #include "net/fd.hpp"
 
 namespace netecho::io {
+
+// How gtest prints the parameter (found by argument-dependent lookup, so outside the anonymous
+// namespace): by name, not as a byte.
+void PrintTo(BackendKind kind, std::ostream* os) { *os << to_string(kind); }
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -65,8 +70,8 @@ struct Pair {
 Pair connect_pair(const Listener& l) {
   Pair p;
   p.peer.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!p.peer || ::connect(p.peer.get(), reinterpret_cast<const sockaddr*>(&l.addr),
-                           sizeof(l.addr)) != 0) {
+  if (!p.peer ||
+      ::connect(p.peer.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)) != 0) {
     throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
   }
   for (int i = 0; i < 1000 && !p.served; ++i) {
@@ -291,7 +296,8 @@ TEST_P(Contract, SendCompletesWithTheBytesWritten) {
       got.insert(got.end(), buf.begin(), buf.begin() + n);
     }
   });
-  EXPECT_TRUE(poll_until(*backend, h, [&] { return failed || off == data.size(); }, 20s));
+  EXPECT_TRUE(poll_until(
+      *backend, h, [&] { return failed || off == data.size(); }, 20s));
   reader.join();
   EXPECT_FALSE(failed);
   EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes";
@@ -363,8 +369,8 @@ int echo_lending(Backend& backend, const Listener& l, std::uint32_t slot) {
       got.insert(got.end(), buf.begin(), buf.begin() + n);
     }
   });
-  const bool echoed =
-      poll_until(backend, h, [&] { return failed || got.size() == data.size(); }, 30s);
+  const bool echoed = poll_until(
+      backend, h, [&] { return failed || got.size() == data.size(); }, 30s);
   writer.join();
   if (!echoed) {
     ::shutdown(p.peer.get(), SHUT_RDWR);  // ends the reader
@@ -388,8 +394,7 @@ void strand_lent_send(Backend& backend, const Listener& l, std::uint32_t slot, b
   const Bytes junk(1 << 20);
   std::size_t filled = 0;
   for (int i = 0; i < 100'000; ++i) {
-    const ssize_t n =
-        ::send(p.served.get(), junk.data(), junk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = ::send(p.served.get(), junk.data(), junk.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n <= 0) {
       break;
     }

@@ -2,10 +2,10 @@
 // logged reason, and the error when a backend that cannot run is asked for. NETECHO_IO_URING=0
 // in the server's environment makes the probe refuse io_uring, as a locked-down sandbox would.
 
+#include <gtest/gtest.h>
+
 #include <regex>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "harness.hpp"
 
@@ -56,8 +56,8 @@ TEST(BackendChoice, AutoFallsBackToEpollAndLogsWhy) {
 }
 
 TEST(BackendChoice, IoUringWhereItCannotRunIsARunTimeError) {
-  const auto r = run({"env", "NETECHO_IO_URING=0", netecho_bin(), "serve", "--backend",
-                      "io_uring", "--tcp", "127.0.0.1:0"});
+  const auto r = run({"env", "NETECHO_IO_URING=0", netecho_bin(), "serve", "--backend", "io_uring",
+                      "--tcp", "127.0.0.1:0"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");  // nothing was bound, so nothing was announced
   EXPECT_EQ(r.err,

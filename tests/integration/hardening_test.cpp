@@ -428,8 +428,8 @@ TEST_P(Hardening, IdleTimeoutCutsAPeerThatNeverReads) {
 // an io_uring multishot accept keeps the limit of the moment it was armed.
 Process serve_with_file_limit(int limit, const std::vector<std::string>& args,
                               std::uint16_t& port) {
-  std::vector<std::string> argv{"prlimit", "--nofile=" + std::to_string(limit) + ":" +
-                                               std::to_string(limit),
+  std::vector<std::string> argv{"prlimit",
+                                "--nofile=" + std::to_string(limit) + ":" + std::to_string(limit),
                                 "--", netecho_bin(), "serve"};
   argv.insert(argv.end(), args.begin(), args.end());
   Process proc = Process::spawn(argv);
@@ -644,7 +644,8 @@ TEST_P(Hardening, UdpDenyListIsHonouredAndConfigurable) {
   // fixed source ports at the same time under ctest -j.
   const char* source = GetParam() == "epoll" ? "127.0.0.2" : "127.0.0.3";
   if (!port_free(source, 2049) || !port_free(source, 20005)) {
-    GTEST_SKIP() << "UDP port 2049 or 20005 on " << source << " is in use here; the test binds them";
+    GTEST_SKIP() << "UDP port 2049 or 20005 on " << source
+                 << " is in use here; the test binds them";
   }
   {
     Server server(serve_args({"--udp", "127.0.0.1:0", "--threads", "1"}));  // default: 0-1023,2049

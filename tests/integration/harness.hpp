@@ -183,7 +183,7 @@ std::optional<Bytes> udp_probe(Process& peer, const std::string& host, std::uint
 
 // A backend built into netecho, as `netecho serve --list-backends` reports it.
 struct BackendInfo {
-  std::string name;    // "epoll", "io_uring"
+  std::string name;  // "epoll", "io_uring"
   bool usable = true;
   std::string detail;  // what the probe checked, or why the backend cannot run here
 };
@@ -198,12 +198,12 @@ std::vector<std::string> backend_names();
 
 // Skips the running test (GTEST_SKIP, with the probe's reason) when the binary reports the
 // named backend unusable here. Call it first in SetUp() or in the test.
-#define NETECHO_SKIP_UNLESS_BACKEND_USABLE(backend_name)                                 \
-  do {                                                                                     \
+#define NETECHO_SKIP_UNLESS_BACKEND_USABLE(backend_name)                                       \
+  do {                                                                                         \
     const ::netecho::test::BackendInfo& probed_ = ::netecho::test::backend_info(backend_name); \
-    if (!probed_.usable) {                                                                 \
-      GTEST_SKIP() << "backend " << probed_.name << " cannot run here: " << probed_.detail; \
-    }                                                                                      \
+    if (!probed_.usable) {                                                                     \
+      GTEST_SKIP() << "backend " << probed_.name << " cannot run here: " << probed_.detail;    \
+    }                                                                                          \
   } while (false)
 
 // The entry for name (an unknown name is reported usable, so its tests run and fail).

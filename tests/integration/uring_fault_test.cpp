@@ -11,6 +11,7 @@
 //   descriptor was reused would show up as foreign or missing bytes.
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,8 +24,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "harness.hpp"
 
@@ -215,9 +214,8 @@ TEST_P(UringFault, ExhaustedReceiveBuffersLoseNoByteAndStarveNoClient) {
   EXPECT_TRUE(pump(all, Clock::now() + 120s, all_done)) << "the stalled clients never finished";
   for (std::size_t i = 0; i < kStalled; ++i) {
     EXPECT_EQ(all[i].error, "") << "stalled client " << i;
-    EXPECT_TRUE(all[i].got == all[i].payload)
-        << "stalled client " << i << ": " << all[i].got.size() << " of "
-        << all[i].payload.size() << " bytes back";
+    EXPECT_TRUE(all[i].got == all[i].payload) << "stalled client " << i << ": " << all[i].got.size()
+                                              << " of " << all[i].payload.size() << " bytes back";
   }
   close_all(all);
   EXPECT_EQ(server.stop(), 0);

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <system_error>
 
+#include "io/accept_error.hpp"
+
 namespace netecho::io {
 namespace {
 
@@ -17,26 +19,6 @@ constexpr std::size_t kBufferSize = 65536;
 
 std::uint64_t tag(int fd, std::uint32_t gen) {
   return (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
-}
-
-// accept(2) errors that concern only the connection being accepted: try the next one.
-bool accept_error_is_transient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case EPERM:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
+// UringBackend, the submission half: what the owner asks for, and how it becomes SQEs once per
+// turn. The completion half is in uring_completion.cpp.
+
 #include "io/uring/uring_backend.hpp"
 
-#include <sys/eventfd.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,35 +16,19 @@
 namespace netecho::io {
 namespace {
 
-constexpr std::uint16_t kStreamGroup = 0;
-constexpr std::uint16_t kDatagramGroup = 1;
-constexpr std::uint32_t kDefaultBuffers = 1024;
-constexpr std::uint32_t kDefaultBufferSize = 8192;
+constexpr std::uint32_t kSmallBuffers = 1024;
+constexpr std::uint32_t kSmallSize = 4096;  // one read of the original server (--once)
+constexpr std::uint32_t kLargeSize = 65536;
+constexpr std::uint32_t kSmallPerLarge = 16;  // 1024 small buffers: 64 large ones
 constexpr std::uint32_t kDatagramBuffers = 64;
 constexpr std::uint32_t kDatagramPayload = 65536;  // as the epoll backend's receive buffer
 constexpr std::uint32_t kDatagramControl = 128;    // IP_PKTINFO or IPV6_PKTINFO
 constexpr unsigned kSubmissionEntries = 1024;
 constexpr unsigned kCompletionEntries = 16384;
-
-// accept(2) errors that concern only the connection being accepted: arm again, tell nobody.
-bool accept_error_is_transient(int err) {
-  switch (err) {
-    case EINTR:
-    case ECONNABORTED:
-    case EPROTO:
-    case EPERM:
-    case ENETDOWN:
-    case ENOPROTOOPT:
-    case EHOSTDOWN:
-    case ENONET:
-    case EHOSTUNREACH:
-    case EOPNOTSUPP:
-    case ENETUNREACH:
-      return true;
-    default:
-      return false;
-  }
-}
+// Completions handed out before what they asked for is submitted, and how many such slices a
+// turn may take before it returns to the loop (whose timers then get their turn).
+constexpr unsigned kSliceCompletions = 64;
+constexpr int kMaxSlices = 256;
 
 [[noreturn]] void fail(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -70,42 +57,66 @@ UringBackend::UringBackend(const BackendOptions& options)
   if (const int rc = init_uring(ring_, kSubmissionEntries, kCompletionEntries, true); rc < 0) {
     fail(-rc, "io_uring backend: io_uring_setup");
   }
-  const std::uint32_t count = options.uring_buffers != 0 ? options.uring_buffers : kDefaultBuffers;
-  const std::uint32_t size =
-      options.uring_buffer_size != 0 ? options.uring_buffer_size : kDefaultBufferSize;
-  auto stream = BufRing::create(ring_, kStreamGroup, count, size);
-  if (!stream) {
-    io_uring_queue_exit(&ring_);
-    throw std::system_error(stream.error(), "io_uring backend: receive buffer ring");
-  }
-  stream_bufs_.emplace(std::move(stream).value());
-  lent_cap_ = count / 2;
-
   datagram_hdr_.msg_namelen = sizeof(sockaddr_storage);
   datagram_hdr_.msg_controllen = kDatagramControl;
-  const auto datagram_size = static_cast<std::uint32_t>(
-      sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + kDatagramControl +
-      kDatagramPayload);
-  auto datagram = BufRing::create(ring_, kDatagramGroup, kDatagramBuffers, datagram_size);
-  if (!datagram) {
-    stream_bufs_.reset();
-    io_uring_queue_exit(&ring_);
-    throw std::system_error(datagram.error(), "io_uring backend: datagram buffer ring");
+  const std::uint32_t small = options.uring_buffers != 0 ? options.uring_buffers : kSmallBuffers;
+  struct Spec {
+    Pool& pool;
+    Group group;
+    std::uint32_t count;
+    std::uint32_t size;
+    const char* what;
+  };
+  const Spec specs[] = {
+      {small_, Group::small, small,
+       options.uring_buffer_size != 0 ? options.uring_buffer_size : kSmallSize,
+       "io_uring backend: small receive buffers"},
+      {large_, Group::large, std::max(1u, small / kSmallPerLarge), kLargeSize,
+       "io_uring backend: large receive buffers"},
+      {datagram_, Group::datagram, kDatagramBuffers,
+       static_cast<std::uint32_t>(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) +
+                                  kDatagramControl + kDatagramPayload),
+       "io_uring backend: datagram buffers"},
+  };
+  for (const Spec& spec : specs) {
+    auto bufs =
+        BufRing::create(ring_, static_cast<std::uint16_t>(spec.group), spec.count, spec.size);
+    if (!bufs) {
+      small_.bufs.reset();
+      large_.bufs.reset();
+      io_uring_queue_exit(&ring_);
+      throw std::system_error(bufs.error(), spec.what);
+    }
+    spec.pool.bufs.emplace(std::move(bufs).value());
+    spec.pool.lent_cap = spec.count / 2;
   }
-  datagram_bufs_.emplace(std::move(datagram).value());
+  datagram_.lent_cap = 0;  // datagram buffers are never lent
 }
 
 UringBackend::~UringBackend() {
-  // Tearing the ring down cancels every request, and only then is the buffer memory unmapped.
+  // Tearing the ring down cancels every request (and closes the descriptors of connections
+  // accepted for a listener that is gone); only then is the buffer memory unmapped.
   io_uring_queue_exit(&ring_);
-  stream_bufs_->ring_exited();
-  datagram_bufs_->ring_exited();
+  for (Pool* p : {&small_, &large_, &datagram_}) {
+    p->bufs->ring_exited();
+  }
   if (exhaustions_ != 0) {
     base::log("io_uring: the receive buffers ran out {} time(s); the receives were re-armed",
               exhaustions_);
   }
-  // Descriptors the kernel accepted for a listener the owner had already forgotten were closed
-  // as their completions came in; those still in the ring are closed with it.
+}
+
+UringBackend::Pool* UringBackend::pool_of(Kind kind) noexcept {
+  switch (kind) {
+    case Kind::recv_small:
+      return &small_;
+    case Kind::recv_large:
+      return &large_;
+    case Kind::recv_from:
+      return &datagram_;
+    default:
+      return nullptr;
+  }
 }
 
 UringBackend::Channel& UringBackend::channel(int fd) {
@@ -138,34 +149,20 @@ void UringBackend::mark_dirty(std::uint32_t slot) {
   }
 }
 
-void UringBackend::accept(int fd, Token t) {
+void UringBackend::want_read(int fd, Read read, Token t) {
   Channel& ch = channel(fd);
-  ch.want = Read::accept;
-  ch.read_token = t;
+  ch.want = read;
+  if (read != Read::none) {
+    ch.read_token = t;
+  }
   mark_dirty(slot_of(ch));
 }
 
-void UringBackend::recv(int fd, Token t) {
-  Channel& ch = channel(fd);
-  ch.want = Read::recv;
-  ch.read_token = t;
-  mark_dirty(slot_of(ch));
-}
-
-void UringBackend::recv_from(int fd, Token t) {
-  Channel& ch = channel(fd);
-  ch.want = Read::recv_from;
-  ch.read_token = t;
-  mark_dirty(slot_of(ch));
-}
-
-void UringBackend::stop_accept(int fd) { stop_recv(fd); }
-
-void UringBackend::stop_recv(int fd) {
-  Channel& ch = channel(fd);
-  ch.want = Read::none;
-  mark_dirty(slot_of(ch));
-}
+void UringBackend::accept(int fd, Token t) { want_read(fd, Read::accept, t); }
+void UringBackend::recv(int fd, Token t) { want_read(fd, Read::recv, t); }
+void UringBackend::recv_from(int fd, Token t) { want_read(fd, Read::recv_from, t); }
+void UringBackend::stop_accept(int fd) { want_read(fd, Read::none, {}); }
+void UringBackend::stop_recv(int fd) { want_read(fd, Read::none, {}); }
 
 void UringBackend::connect(int fd, Token t) {
   Channel& ch = channel(fd);
@@ -188,10 +185,14 @@ void UringBackend::send(int fd, Token t, std::span<const std::byte> data) {
 
 bool UringBackend::send_lent(int fd, Token t, const Completion& c,
                              std::span<const std::byte> data) {
-  if (delivering_.completion != &c || delivering_.lent || lent_ >= lent_cap_ || data.empty()) {
+  if (delivering_.completion != &c || delivering_.lent || data.empty()) {
     return false;
   }
-  const auto buffer = stream_bufs_->bytes(delivering_.bid, stream_bufs_->buffer_size());
+  Pool& p = pool(delivering_.group);
+  if (p.lent >= p.lent_cap) {
+    return false;  // half the ring is lent already: the owner copies
+  }
+  const auto buffer = p.bufs->bytes(delivering_.bid, p.bufs->buffer_size());
   const auto begin = reinterpret_cast<std::uintptr_t>(buffer.data());
   const auto first = reinterpret_cast<std::uintptr_t>(data.data());
   if (first < begin || first + data.size() > begin + buffer.size()) {
@@ -202,8 +203,9 @@ bool UringBackend::send_lent(int fd, Token t, const Completion& c,
     return false;
   }
   delivering_.lent = true;
-  ++lent_;
+  ++p.lent;
   ch.send_lent = true;
+  ch.lent_group = delivering_.group;
   ch.lent_bid = delivering_.bid;
   ch.lent_done = 0;
   ch.send_queued = true;
@@ -213,9 +215,10 @@ bool UringBackend::send_lent(int fd, Token t, const Completion& c,
   return true;
 }
 
-void UringBackend::release_lent(std::uint16_t bid) noexcept {
-  stream_bufs_->recycle(bid);
-  --lent_;
+void UringBackend::release_lent(Group group, std::uint16_t bid) noexcept {
+  Pool& p = pool(group);
+  p.bufs->recycle(bid);
+  --p.lent;
 }
 
 long UringBackend::send_to(int fd, std::span<const std::byte> data,
@@ -230,24 +233,24 @@ void UringBackend::forget(int fd) {
   }
   const auto slot = static_cast<std::uint32_t>(slot_of_fd_[index]);
   Channel& ch = channels_[slot];
-  // Requests already in the kernel hold their own reference to the socket, so closing fd does
-  // not stop them: cancel them at the next flush, before anything else is submitted.
-  if (ch.armed == Read::accept) {
+  if (ch.armed == Kind::accept) {
     // A listener would keep listening until the cancel reaches the kernel: stop it now, so
     // that connections arriving from here on are refused, as after a plain close().
     ::shutdown(fd, SHUT_RD);
   }
-  if (ch.armed != Read::none && !ch.cancelling) {
-    cancels_.push_back(pack(read_kind(ch.armed), ch.gen, slot));
+  // Requests already in the kernel hold their own reference to the socket, so closing fd does
+  // not stop them: cancel them at the next flush, before anything else is submitted.
+  if (ch.armed != Kind::wake && !ch.cancelling) {
+    cancels_.push_back(pack(ch.armed, ch.gen, slot));
   }
   if (ch.send_armed) {
     cancels_.push_back(pack(Kind::send, ch.gen, slot));
   }
   if (ch.send_lent) {
     if (ch.send_armed) {
-      orphans_.emplace_back(pack(Kind::send, ch.gen, slot), ch.lent_bid);  // still being read
+      orphans_.push_back({pack(Kind::send, ch.gen, slot), ch.lent_group, ch.lent_bid});
     } else {
-      release_lent(ch.lent_bid);  // never submitted
+      release_lent(ch.lent_group, ch.lent_bid);  // never submitted
     }
   }
   if (ch.connect_armed) {
@@ -273,38 +276,56 @@ io_uring_sqe* UringBackend::get_sqe() {
   return sqe;
 }
 
+void UringBackend::prep_cancel(std::uint64_t target) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, target, 0);
+  io_uring_sqe_set_data64(sqe, pack(Kind::cancel, 0, 0));
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
 void UringBackend::arm(std::uint32_t slot) {
   Channel& ch = channels_[slot];
-  if (ch.want != Read::none && ch.armed == Read::none) {
+  Kind wanted = Kind::wake;  // none
+  switch (ch.want) {
+    case Read::none:
+      break;
+    case Read::accept:
+      wanted = Kind::accept;
+      break;
+    case Read::recv:
+      wanted = ch.large ? Kind::recv_large : Kind::recv_small;
+      break;
+    case Read::recv_from:
+      wanted = Kind::recv_from;
+      break;
+  }
+  if (ch.armed == Kind::wake && wanted != Kind::wake) {
     io_uring_sqe* sqe = get_sqe();
-    switch (ch.want) {
-      case Read::accept:
+    switch (wanted) {
+      case Kind::accept:
         io_uring_prep_multishot_accept(sqe, ch.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         break;
-      case Read::recv:
+      case Kind::recv_small:
+      case Kind::recv_large:
         io_uring_prep_recv_multishot(sqe, ch.fd, nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = kStreamGroup;
+        sqe->buf_group =
+            static_cast<std::uint16_t>(wanted == Kind::recv_large ? Group::large : Group::small);
         break;
-      case Read::recv_from:
+      default:  // recv_from
         io_uring_prep_recvmsg_multishot(sqe, ch.fd, &datagram_hdr_, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = kDatagramGroup;
-        break;
-      case Read::none:
+        sqe->buf_group = static_cast<std::uint16_t>(Group::datagram);
         break;
     }
-    io_uring_sqe_set_data64(sqe, pack(read_kind(ch.want), ch.gen, slot));
-    ch.armed = ch.want;
-  } else if (ch.want == Read::none && ch.armed != Read::none && !ch.cancelling) {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, pack(read_kind(ch.armed), ch.gen, slot), 0);
-    io_uring_sqe_set_data64(sqe, pack(Kind::cancel, 0, 0));
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, pack(wanted, ch.gen, slot));
+    ch.armed = wanted;
+  } else if (ch.armed != Kind::wake && ch.armed != wanted && !ch.cancelling) {
+    // Stopped, or moving to the large buffers: cancel, and arm what is wanted (if anything)
+    // once the old request's final completion is in. So two reads never race on one socket.
+    prep_cancel(pack(ch.armed, ch.gen, slot));
     ch.cancelling = true;
   }
-  // A read armed again while its cancel is on the way waits for the final completion of the
-  // old one, which marks the channel dirty again: two reads never race on one socket.
   if (ch.send_queued && !ch.send_armed) {
     io_uring_sqe* sqe = get_sqe();
     // MSG_WAITALL: the kernel keeps sending until all is gone (or an error), one completion.
@@ -322,12 +343,15 @@ void UringBackend::arm(std::uint32_t slot) {
   }
 }
 
+void UringBackend::commit_buffers() noexcept {
+  for (Pool* p : {&small_, &large_, &datagram_}) {
+    p->bufs->commit();
+  }
+}
+
 void UringBackend::flush() {
   for (const std::uint64_t target : cancels_) {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, target, 0);
-    io_uring_sqe_set_data64(sqe, pack(Kind::cancel, 0, 0));
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    prep_cancel(target);
   }
   cancels_.clear();
   // arm() never adds to dirty_, so the list is stable while it is walked.
@@ -344,8 +368,7 @@ void UringBackend::flush() {
     io_uring_sqe_set_data64(sqe, pack(Kind::wake, 0, 0));
     wake_armed_ = true;
   }
-  stream_bufs_->commit();
-  datagram_bufs_->commit();
+  commit_buffers();
 }
 
 void UringBackend::enable() {
@@ -385,220 +408,39 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
   flush();
   wait(timeout);
   int delivered = 0;
-  unsigned head;
-  unsigned seen = 0;
-  io_uring_cqe* cqe;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
-    const io_uring_cqe copy = *cqe;
-    ++seen;
-    const auto kind = static_cast<Kind>(copy.user_data >> 56);
-    if (kind == Kind::wake) {
-      wake_armed_ = false;
-      continue;
+  // A big batch is handed out in slices. Between slices, what the handlers asked for so far is
+  // submitted (one extra io_uring_enter per slice, without waiting), so that the first
+  // connections of the batch get their replies while the rest is still being handled, instead
+  // of the peer idling until the whole batch is done.
+  for (int slice = 0; slice < kMaxSlices; ++slice) {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      const io_uring_cqe copy = *cqe;
+      ++seen;
+      const auto kind = static_cast<Kind>(copy.user_data >> 56);
+      if (kind == Kind::wake) {
+        wake_armed_ = false;
+      } else if (kind != Kind::cancel) {  // a cancel that found nothing to cancel: fine
+        dispatch(handler, copy);
+        ++delivered;
+      }
+      if (seen == kSliceCompletions) {
+        break;
+      }
     }
-    if (kind == Kind::cancel) {
-      continue;  // a cancel that found nothing (the request had already ended): fine
+    io_uring_cq_advance(&ring_, seen);
+    if (seen < kSliceCompletions) {
+      break;  // all delivered
     }
-    dispatch(handler, copy);
-    ++delivered;
+    flush();
+    if (io_uring_sq_ready(&ring_) != 0) {
+      io_uring_submit(&ring_);
+    }
   }
-  io_uring_cq_advance(&ring_, seen);
-  stream_bufs_->commit();
-  datagram_bufs_->commit();
+  commit_buffers();
   return delivered;
-}
-
-void UringBackend::recycle(BufRing& ring, const io_uring_cqe& cqe) noexcept {
-  if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
-    ring.recycle(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
-  }
-}
-
-void UringBackend::on_stale(Kind kind, const io_uring_cqe& cqe) noexcept {
-  switch (kind) {
-    case Kind::accept:
-      if (cqe.res >= 0) {
-        ::close(cqe.res);  // accepted for a listener that is gone: nobody will serve it
-      }
-      break;
-    case Kind::recv:
-      recycle(*stream_bufs_, cqe);
-      break;
-    case Kind::recv_from:
-      recycle(*datagram_bufs_, cqe);
-      break;
-    case Kind::send:
-      for (auto it = orphans_.begin(); it != orphans_.end(); ++it) {
-        if (it->first == cqe.user_data) {
-          release_lent(it->second);  // the kernel is done with the buffer of a forgotten send
-          orphans_.erase(it);
-          break;
-        }
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
-  const auto kind = static_cast<Kind>(cqe.user_data >> 56);
-  const auto slot = static_cast<std::uint32_t>(cqe.user_data);
-  const auto gen = static_cast<std::uint32_t>(cqe.user_data >> 32) & kGenMask;
-  if (slot >= channels_.size() || channels_[slot].gen != gen) {
-    on_stale(kind, cqe);
-    return;
-  }
-  Channel& ch = channels_[slot];
-  switch (kind) {
-    case Kind::accept:
-    case Kind::recv:
-    case Kind::recv_from:
-      on_read(handler, kind, slot, cqe);
-      return;
-    case Kind::send:
-      on_send(handler, slot, cqe);
-      return;
-    case Kind::connect: {
-      ch.connect_armed = false;
-      int err = 0;
-      if (cqe.res < 0) {
-        err = -cqe.res;
-      } else {
-        socklen_t len = sizeof(err);
-        ::getsockopt(ch.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      }
-      handler.on_completion({Op::connect, ch.write_token, -err, {}, nullptr});
-      return;
-    }
-    case Kind::wake:
-    case Kind::cancel:
-      return;
-  }
-}
-
-void UringBackend::on_send(Handler& handler, std::uint32_t slot, const io_uring_cqe& cqe) {
-  Channel& ch = channels_[slot];
-  ch.send_armed = false;
-  int res = cqe.res;
-  if (ch.send_lent) {
-    if (res > 0 && static_cast<std::size_t>(res) < ch.out.size()) {
-      // Short: send the rest first, as the owner of a lent send hears only of the whole.
-      ch.lent_done += static_cast<std::uint32_t>(res);
-      ch.out = ch.out.subspan(static_cast<std::size_t>(res));
-      ch.send_queued = true;
-      mark_dirty(slot);
-      return;
-    }
-    if (res >= 0) {
-      res = res == 0 ? -EIO : static_cast<int>(ch.lent_done) + res;
-    }
-    release_lent(ch.lent_bid);
-    ch.send_lent = false;
-  }
-  ch.out = {};
-  handler.on_completion({Op::send, ch.write_token, res, {}, nullptr});
-}
-
-void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
-                           const io_uring_cqe& cqe) {
-  // Everything about the channel is settled before the handler runs: the handler may forget
-  // this descriptor or open others (which can move channels_).
-  Channel& ch = channels_[slot];
-  const Token token = ch.read_token;
-  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-  if (!more) {
-    // The multishot request ended. Arm it again if it is still wanted, unless the result below
-    // says it should stay stopped.
-    ch.armed = Read::none;
-    ch.cancelling = false;
-    if (ch.want != Read::none) {
-      mark_dirty(slot);
-    }
-  }
-  const int res = cqe.res;
-  if (res == -ECANCELED || res == -ENOBUFS) {
-    // Stopped by the owner, or the buffer ring ran dry (the data waits in the socket for the
-    // re-arm). Neither carries data; a buffer, should one come with it, goes straight back.
-    if (res == -ENOBUFS) {
-      ++exhaustions_;
-    }
-    recycle(kind == Kind::recv_from ? *datagram_bufs_ : *stream_bufs_, cqe);
-    return;
-  }
-  switch (kind) {
-    case Kind::accept:
-      if (res >= 0) {
-        handler.on_completion({Op::accept, token, res, {}, nullptr});
-      } else if (!accept_error_is_transient(-res)) {
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM: stop; the owner decides when to accept again.
-        ch.want = Read::none;
-        if (more) {
-          mark_dirty(slot);
-        }
-        handler.on_completion({Op::accept, token, res, {}, nullptr});
-      }
-      return;
-    case Kind::recv: {
-      if (res <= 0) {
-        // End of stream or an error: stop reading; the owner decides what follows.
-        ch.want = Read::none;
-        if (more) {
-          mark_dirty(slot);
-        }
-        recycle(*stream_bufs_, cqe);
-        handler.on_completion({Op::recv, token, res, {}, nullptr});
-        return;
-      }
-      const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-      const Completion c{Op::recv, token, res,
-                         stream_bufs_->bytes(bid, static_cast<std::size_t>(res)), nullptr};
-      delivering_ = {&c, bid, false};
-      handler.on_completion(c);
-      const bool lent = delivering_.lent;
-      delivering_ = {};
-      if (!lent) {
-        stream_bufs_->recycle(bid);  // copied by the owner, or not needed: back to the kernel
-      }
-      return;
-    }
-    case Kind::recv_from:
-      deliver_datagram(handler, token, cqe);
-      return;
-    default:
-      return;
-  }
-}
-
-void UringBackend::deliver_datagram(Handler& handler, Token token, const io_uring_cqe& cqe) {
-  if (cqe.res < 0) {
-    handler.on_completion({Op::recv_from, token, cqe.res, {}, nullptr});
-    return;
-  }
-  const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-  const auto whole = datagram_bufs_->bytes(bid, static_cast<std::size_t>(cqe.res));
-  // The buffer holds the kernel's header, then the source address, the control messages and
-  // the payload, each in the room datagram_hdr_ gave it.
-  auto* base = const_cast<std::byte*>(whole.data());
-  io_uring_recvmsg_out* out = io_uring_recvmsg_validate(base, cqe.res, &datagram_hdr_);
-  if (out != nullptr) {
-    net::Datagram dgram;
-    const auto name_len = std::min<socklen_t>(out->namelen, datagram_hdr_.msg_namelen);
-    dgram.peer = net::SockAddr(static_cast<const sockaddr*>(io_uring_recvmsg_name(out)), name_len);
-    msghdr control{};
-    control.msg_control = static_cast<std::byte*>(io_uring_recvmsg_name(out)) +
-                          datagram_hdr_.msg_namelen;
-    control.msg_controllen = out->controllen;
-    net::read_packet_info(control, dgram);
-    const auto* payload = static_cast<const std::byte*>(io_uring_recvmsg_payload(out, &datagram_hdr_));
-    const auto len = io_uring_recvmsg_payload_length(out, cqe.res, &datagram_hdr_);
-    dgram.truncated = (out->flags & MSG_TRUNC) != 0 || out->payloadlen > len;
-    dgram.size = len;
-    // As with recvmsg(MSG_TRUNC): res is the datagram's real length, even when it was cut.
-    const auto real = static_cast<std::int32_t>(std::max<std::uint32_t>(out->payloadlen, len));
-    handler.on_completion({Op::recv_from, token, real, {payload, len}, &dgram});
-  }
-  datagram_bufs_->recycle(bid);
 }
 
 void UringBackend::wake() noexcept {

@@ -2,14 +2,17 @@
 // The io_uring backend: completions straight from the kernel, one io_uring_enter per loop turn.
 //
 // - accept, recv and recv_from are multishot: armed once, they complete again and again. recv
-//   and recv_from pick their buffers from a provided-buffer ring of this thread (BufRing); a
-//   buffer goes back to the ring as soon as the handler of its completion returns, so no
-//   connection ever holds one, and a client that never reads cannot starve the others of them.
-//   When the ring runs dry in a burst, the kernel ends the receive with ENOBUFS; the data stays
-//   in the socket and the receive is armed again in the next turn, after the batch has given
-//   its buffers back.
+//   and recv_from pick their buffers from provided-buffer rings of this thread (BufRing); a
+//   buffer goes back to its ring as soon as the handler of its completion returns (unless it is
+//   lent, below). When a ring runs dry in a burst, the kernel ends the receive with ENOBUFS; the
+//   data stays in the socket and the receive is armed again in the next turn, after the batch
+//   has given its buffers back.
+// - TCP receives start in a ring of many small buffers (many connections with small messages
+//   each take one per message, close together in memory). A connection that fills a small
+//   buffer is streaming: its receive moves to a ring of few large buffers, so that a 64 KiB
+//   message costs one completion instead of thirty-two.
 // - send_lent() sends a reply straight from its receive buffer: the buffer stays out of the
-//   ring until the send has written every byte. At most half the ring is lent at a time, so
+//   ring until the send has written every byte. At most half of a ring is lent at a time, so
 //   clients that never read (whose sends never end) cannot take every buffer; past that, the
 //   owner copies.
 // - Nothing is submitted when the owner asks: each request only marks its channel dirty, and
@@ -27,12 +30,15 @@
 //   thread's socket work only inside its io_uring_enter, with no interrupting task work. The
 //   ring starts disabled and is enabled by the first poll(), so it may be built on one thread
 //   and then serve on another.
+//
+// Submission lives in uring_backend.cpp, completion in uring_completion.cpp.
 
 #include <liburing.h>
 #include <sys/socket.h>
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "io/backend.hpp"
@@ -64,21 +70,34 @@ class UringBackend final : public Backend {
   void connect(int fd, Token t) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
   void send(int fd, Token t, std::span<const std::byte> data) override;
-  bool send_lent(int fd, Token t, const Completion& c,
-                 std::span<const std::byte> data) override;
-  long send_to(int fd, std::span<const std::byte> data,
-               const net::Datagram& to) noexcept override;
+  bool send_lent(int fd, Token t, const Completion& c, std::span<const std::byte> data) override;
+  long send_to(int fd, std::span<const std::byte> data, const net::Datagram& to) noexcept override;
   void forget(int fd) override;
   int poll(Handler& handler, std::chrono::nanoseconds timeout) override;
   void wake() noexcept override;
 
-  // Times the provided buffers ran out (a receive ended with ENOBUFS and was armed again).
-  std::uint64_t buffer_exhaustions() const noexcept { return exhaustions_; }
-
  private:
-  // What an SQE (and so its completions) belongs to: the top byte of user_data.
-  enum class Kind : std::uint8_t { wake, cancel, accept, recv, recv_from, send, connect };
+  // What an SQE (and so its completions) belongs to: the top byte of user_data. A receive's
+  // kind names the ring its buffers come from.
+  enum class Kind : std::uint8_t {
+    wake,
+    cancel,
+    accept,
+    recv_small,
+    recv_large,
+    recv_from,
+    send,
+    connect
+  };
   enum class Read : std::uint8_t { none, accept, recv, recv_from };
+  enum class Group : std::uint16_t { small = 0, datagram = 1, large = 2 };
+
+  // A ring of receive buffers and how many of them are lent to sends.
+  struct Pool {
+    std::optional<BufRing> bufs;
+    std::uint32_t lent = 0;
+    std::uint32_t lent_cap = 0;  // half the ring
+  };
 
   // The backend's state for one descriptor the owner uses. The slot is reused once the owner
   // forgets the descriptor; the generation tells the occupants apart.
@@ -86,19 +105,37 @@ class UringBackend final : public Backend {
     int fd = -1;
     std::uint32_t gen = 0;
     Read want = Read::none;    // the multishot read the owner asked for
-    Read armed = Read::none;   // the multishot read in the kernel, until its final completion
+    Kind armed = Kind::wake;   // the multishot read in the kernel (wake: none), until its end
     bool cancelling = false;   // a cancel for `armed` was submitted
+    bool large = false;        // TCP receives use the large buffers (the connection streams)
     bool send_queued = false;  // send() asked; submitted at the next flush
     bool send_armed = false;
-    bool send_lent = false;         // the send writes from a lent receive buffer...
-    std::uint16_t lent_bid = 0;     // ...this one
-    std::uint32_t lent_done = 0;    // bytes of it already written by earlier, short sends
     bool connect_queued = false;
     bool connect_armed = false;
-    bool dirty = false;        // on dirty_, to be turned into SQEs at the next flush
+    bool dirty = false;      // on dirty_, to be turned into SQEs at the next flush
+    bool send_lent = false;  // the send writes from a lent receive buffer...
+    Group lent_group = Group::small;
+    std::uint16_t lent_bid = 0;   // ...this one
+    std::uint32_t lent_done = 0;  // bytes of it already written by earlier, short sends
     Token read_token;
     Token write_token;
     std::span<const std::byte> out;
+  };
+
+  // The receive completion being handled, whose buffer send_lent() may take.
+  struct Delivering {
+    const Completion* completion = nullptr;
+    Group group = Group::small;
+    std::uint16_t bid = 0;
+    bool lent = false;
+  };
+
+  // A lent send of a forgotten channel, still in the kernel: its buffer goes back when its
+  // completion comes.
+  struct Orphan {
+    std::uint64_t user_data;
+    Group group;
+    std::uint16_t bid;
   };
 
   static constexpr std::uint32_t kGenMask = 0xffffff;  // 24 bits of generation in user_data
@@ -107,55 +144,58 @@ class UringBackend final : public Backend {
     return (std::uint64_t{static_cast<std::uint8_t>(kind)} << 56) |
            (std::uint64_t{gen & kGenMask} << 32) | slot;
   }
-
-  static Kind read_kind(Read read) noexcept {
-    return read == Read::accept ? Kind::accept : read == Read::recv ? Kind::recv : Kind::recv_from;
+  static bool is_read(Kind k) noexcept {
+    return k == Kind::accept || k == Kind::recv_small || k == Kind::recv_large ||
+           k == Kind::recv_from;
   }
   std::uint32_t slot_of(const Channel& ch) const noexcept {
     return static_cast<std::uint32_t>(&ch - channels_.data());
   }
+  Pool& pool(Group g) noexcept {
+    return g == Group::small ? small_ : g == Group::large ? large_ : datagram_;
+  }
+  // The pool whose buffers completions of kind carry (accept, send...: none).
+  Pool* pool_of(Kind kind) noexcept;
 
+  // uring_backend.cpp: asking and submitting.
   Channel& channel(int fd);
+  void want_read(int fd, Read read, Token t);
   void mark_dirty(std::uint32_t slot);
   io_uring_sqe* get_sqe();
+  void prep_cancel(std::uint64_t target);
   void flush();
   void arm(std::uint32_t slot);
   void enable();
   void wait(std::chrono::nanoseconds timeout);
+  void release_lent(Group group, std::uint16_t bid) noexcept;
+  void commit_buffers() noexcept;
+
+  // uring_completion.cpp: what comes back.
   void dispatch(Handler& handler, const io_uring_cqe& cqe);
   void on_stale(Kind kind, const io_uring_cqe& cqe) noexcept;
   void on_read(Handler& handler, Kind kind, std::uint32_t slot, const io_uring_cqe& cqe);
-  void deliver_datagram(Handler& handler, Token token, const io_uring_cqe& cqe);
-  void recycle(BufRing& ring, const io_uring_cqe& cqe) noexcept;
+  void on_stream(Handler& handler, Kind kind, std::uint32_t slot, const io_uring_cqe& cqe);
+  void on_datagram(Handler& handler, Token token, const io_uring_cqe& cqe);
   void on_send(Handler& handler, std::uint32_t slot, const io_uring_cqe& cqe);
-  void release_lent(std::uint16_t bid) noexcept;
+  void recycle(Kind kind, const io_uring_cqe& cqe) noexcept;
 
   io_uring ring_{};
   bool enabled_ = false;
   net::Fd wake_fd_;
   std::uint64_t wake_value_ = 0;  // the wake read's target; only the kernel writes it
   bool wake_armed_ = false;
-  std::optional<BufRing> stream_bufs_;    // group 0: TCP receives
-  std::optional<BufRing> datagram_bufs_;  // group 1: whole datagrams, with header and address
-  msghdr datagram_hdr_{};                 // the layout of each datagram buffer
+  Pool small_;             // TCP receives, to begin with
+  Pool large_;             // TCP receives of streaming connections
+  Pool datagram_;          // whole datagrams, with the kernel's header and the source address
+  msghdr datagram_hdr_{};  // the layout of each datagram buffer
   std::vector<Channel> channels_;
   std::vector<std::uint32_t> free_slots_;
   std::vector<std::int32_t> slot_of_fd_;  // -1: no channel
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint64_t> cancels_;  // user_data of requests to cancel at the next flush
-  // The receive completion being handled, whose buffer send_lent() may take.
-  struct Delivering {
-    const Completion* completion = nullptr;
-    std::uint16_t bid = 0;
-    bool lent = false;
-  };
   Delivering delivering_;
-  std::uint32_t lent_ = 0;      // receive buffers lent to sends now
-  std::uint32_t lent_cap_ = 0;  // at most half the ring
-  // Lent sends of forgotten channels, still in the kernel: (user_data, buffer), given back
-  // when their completion comes.
-  std::vector<std::pair<std::uint64_t, std::uint16_t>> orphans_;
-  std::uint64_t exhaustions_ = 0;
+  std::vector<Orphan> orphans_;
+  std::uint64_t exhaustions_ = 0;  // receives ended by ENOBUFS (and armed again)
 };
 
 }  // namespace netecho::io

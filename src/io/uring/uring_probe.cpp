@@ -1,5 +1,6 @@
 #include "io/uring/uring_probe.hpp"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "io/uring/uring_backend.hpp"
 
@@ -170,10 +169,9 @@ std::string check(ScopedRing& r) {
     unsigned bit;
     const char* name;
   };
-  for (const Feature f : {Feature{IORING_FEAT_NODROP, "NODROP"},
-                          Feature{IORING_FEAT_EXT_ARG, "EXT_ARG"},
-                          Feature{IORING_FEAT_FAST_POLL, "FAST_POLL"},
-                          Feature{IORING_FEAT_CQE_SKIP, "CQE_SKIP"}}) {
+  for (const Feature f :
+       {Feature{IORING_FEAT_NODROP, "NODROP"}, Feature{IORING_FEAT_EXT_ARG, "EXT_ARG"},
+        Feature{IORING_FEAT_FAST_POLL, "FAST_POLL"}, Feature{IORING_FEAT_CQE_SKIP, "CQE_SKIP"}}) {
     if ((ring.features & f.bit) == 0) {
       return fmt::format("the kernel lacks IORING_FEAT_{}", f.name);
     }
