@@ -13,8 +13,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # real peers for the interop tests
   socat ncat
-  # hardening tests: prlimit
-  util-linux
+  # hardening tests: prlimit, and a short leak check under valgrind
+  util-linux valgrind
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

@@ -850,6 +850,49 @@ TEST(HardeningCli, BadGuardOptionsAreUsageErrors) {
   }
 }
 
+TEST(HardeningCli, ShortRunUnderValgrindIsClean) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer build: valgrind cannot run it (the sanitizers check it instead)";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  GTEST_SKIP() << "a sanitizer build: valgrind cannot run it (the sanitizers check it instead)";
+#endif
+#endif
+  if (!have_command("valgrind")) {
+    GTEST_SKIP() << "valgrind is not installed (scripts/setup-debian.sh installs it)";
+  }
+  // Echo over TCP and UDP, a refused connection and a drain, under memcheck: any invalid
+  // access or definite leak makes valgrind exit 99 instead of netecho's 0.
+  Process proc = Process::spawn({"valgrind", "--quiet", "--error-exitcode=99",
+                                 "--leak-check=full", "--errors-for-leak-kinds=definite",
+                                 netecho_bin(), "serve", "--tcp", "127.0.0.1:0", "--udp",
+                                 "127.0.0.1:0", "--threads", "2", "--max-conns-per-ip", "1"});
+  std::uint16_t tcp = 0, udp = 0;
+  const std::regex listening(R"(listening proto=(tcp|udp) host=\S+ port=(\d+) .*)");
+  for (int i = 0; i < 8; ++i) {
+    const auto line = proc.read_line(60s);
+    ASSERT_TRUE(line) << proc.stderr_text();
+    std::smatch m;
+    if (std::regex_match(*line, m, listening)) {
+      (m[1] == "tcp" ? tcp : udp) = static_cast<std::uint16_t>(std::stoi(m[2]));
+    } else if (line->rfind("ready ", 0) == 0) {
+      break;
+    }
+  }
+  ASSERT_NE(tcp, 0);
+  ASSERT_NE(udp, 0);
+  Socket client = tcp_from("127.0.0.1", tcp);
+  EXPECT_TRUE(echoes(client, 30s));
+  Socket refused = tcp_from("127.0.0.1", tcp);
+  EXPECT_TRUE(refused_without_echo(refused));
+  Socket u = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
+  udp_send_to(u, udp, to_bytes("valgrind"));
+  EXPECT_EQ(udp_recv(u, 30000ms), to_bytes("valgrind"));
+  const Bytes data = random_bytes(200000, 3);
+  EXPECT_EQ(client.echo_exchange(data, {1000, 65536}, 60s), data);
+  EXPECT_EQ(proc.stop(SIGTERM, 60s), 0) << proc.stderr_text();
+}
+
 // The "Key: value" lines of a /proc status file.
 std::map<std::string, std::string> read_status(const std::string& path) {
   std::map<std::string, std::string> out;
