@@ -3,11 +3,15 @@
 #include <liburing.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
 namespace netecho::io {
 namespace {
+
+// Buffers given to the kernel at first; more follow as they are needed.
+constexpr std::uint32_t kFirstPublished = 32;
 
 void* map_anonymous(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -50,12 +54,8 @@ net::Result<BufRing> BufRing::create(io_uring& ring, std::uint16_t group, std::u
     return net::errno_code(-rc);
   }
   io_uring_buf_ring_init(r.br_);
-  const int mask = io_uring_buf_ring_mask(count);
-  for (std::uint32_t bid = 0; bid < count; ++bid) {
-    io_uring_buf_ring_add(r.br_, r.buffers_ + std::size_t{bid} * size, size,
-                          static_cast<unsigned short>(bid), mask, static_cast<int>(bid));
-  }
-  io_uring_buf_ring_advance(r.br_, static_cast<int>(count));
+  r.publish(std::min(count, kFirstPublished));
+  r.commit();
   return r;
 }
 
@@ -73,6 +73,8 @@ BufRing& BufRing::operator=(BufRing&& other) noexcept {
     count_ = other.count_;
     size_ = other.size_;
     uncommitted_ = std::exchange(other.uncommitted_, 0);
+    published_ = std::exchange(other.published_, 0);
+    available_ = std::exchange(other.available_, 0);
   }
   return *this;
 }
@@ -100,9 +102,21 @@ void BufRing::recycle(std::uint16_t bid) noexcept {
   ++uncommitted_;
 }
 
+void BufRing::publish(std::uint32_t n) noexcept {
+  for (std::uint32_t i = 0; i < n && published_ < count_; ++i) {
+    recycle(static_cast<std::uint16_t>(published_++));
+  }
+}
+
 void BufRing::commit() noexcept {
+  // Low: under a quarter of the buffers in circulation (and under 16) wait in the ring. Then
+  // double what circulates, so a burst of new connections soon finds enough.
+  if (published_ < count_ && available_ + uncommitted_ < std::max(16u, published_ / 4)) {
+    publish(std::max(16u, published_));
+  }
   if (uncommitted_ != 0) {
     io_uring_buf_ring_advance(br_, static_cast<int>(uncommitted_));
+    available_ += uncommitted_;
     uncommitted_ = 0;
   }
 }

@@ -6,7 +6,11 @@
 // only at commit(), so a whole batch of completions costs one store to the ring's tail.
 //
 // Memory: the ring and the buffers are anonymous mappings, touched only as the kernel fills
-// them. Buffers are consumed in ring order, so a busy worker ends up touching all of them.
+// them. The kernel takes buffers in ring order, so a ring holding all of them would cycle
+// through every one and make the whole pool resident (4 MiB for 1,024 small buffers) even for
+// idle connections that each sent one byte. So buffers are published lazily: a few at first,
+// and more (doubling) only when the ones in circulation run low, so what becomes resident
+// follows the most buffers ever in use at once, not the pool's size.
 
 #include <cstddef>
 #include <cstdint>
@@ -45,8 +49,21 @@ class BufRing {
   // Queues buffer bid to go back to the kernel at the next commit(). Each buffer the kernel
   // handed out must be recycled exactly once.
   void recycle(std::uint16_t bid) noexcept;
-  // Makes every buffer recycled since the last commit available to the kernel again.
+  // Makes every buffer recycled since the last commit available to the kernel again, and
+  // publishes fresh ones if fewer than a quarter of those in circulation are left in the ring.
   void commit() noexcept;
+
+  // The owner saw a completion that took a buffer of this ring (IORING_CQE_F_BUFFER).
+  void taken() noexcept {
+    if (available_ != 0) {
+      --available_;
+    }
+  }
+  // A receive ended with ENOBUFS: the ring is empty, whatever the count says.
+  void ran_dry() noexcept { available_ = 0; }
+
+  // How many distinct buffers have been given to the kernel so far (at most count()).
+  std::uint32_t published() const noexcept { return published_; }
 
   // Tells that the io_uring was torn down, which dropped the registration with it: the
   // destructor then only unmaps the memory. Call it after io_uring_queue_exit(), so that no
@@ -56,6 +73,7 @@ class BufRing {
  private:
   BufRing() = default;
   void release() noexcept;
+  void publish(std::uint32_t n) noexcept;  // queues up to n fresh buffers, as recycle() does
 
   io_uring* ring_ = nullptr;
   io_uring_buf_ring* br_ = nullptr;  // shared with the kernel
@@ -66,6 +84,8 @@ class BufRing {
   std::uint32_t count_ = 0;
   std::uint32_t size_ = 0;
   std::uint32_t uncommitted_ = 0;  // recycled since the last commit()
+  std::uint32_t published_ = 0;    // buffers 0..published_-1 have been given to the kernel
+  std::uint32_t available_ = 0;    // in the ring, not yet taken by the kernel (as counted)
 };
 
 }  // namespace netecho::io

@@ -47,6 +47,11 @@ void UringBackend::on_stale(Kind kind, const io_uring_cqe& cqe) noexcept {
 
 void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
   const auto kind = static_cast<Kind>(cqe.user_data >> 56);
+  if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+    if (Pool* p = pool_of(kind)) {
+      p->bufs->taken();  // counted here, before anything can recycle it
+    }
+  }
   const auto slot = static_cast<std::uint32_t>(cqe.user_data);
   const auto gen = static_cast<std::uint32_t>(cqe.user_data >> 32) & kGenMask;
   if (slot >= channels_.size() || channels_[slot].gen != gen) {
@@ -96,6 +101,9 @@ void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
     // waits in the socket for the re-arm). No data; a buffer, should one come, goes back.
     if (res == -ENOBUFS) {
       ++exhaustions_;
+      if (Pool* p = pool_of(kind)) {
+        p->bufs->ran_dry();  // the next commit publishes more, if any are left
+      }
     }
     recycle(kind, cqe);
     return;
