@@ -2,6 +2,7 @@
 
 #include <liburing.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -44,6 +45,7 @@ net::Result<BufRing> BufRing::create(io_uring& ring, std::uint16_t group, std::u
     return net::errno_code();  // r's destructor unmaps the ring
   }
   r.buffers_ = static_cast<std::byte*>(buffer_mem);
+  r.out_.assign(count, false);
 
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
@@ -75,6 +77,8 @@ BufRing& BufRing::operator=(BufRing&& other) noexcept {
     uncommitted_ = std::exchange(other.uncommitted_, 0);
     published_ = std::exchange(other.published_, 0);
     available_ = std::exchange(other.available_, 0);
+    out_ = std::move(other.out_);
+    touched_ = std::exchange(other.touched_, false);
   }
   return *this;
 }
@@ -97,6 +101,7 @@ void BufRing::release() noexcept {
 }
 
 void BufRing::recycle(std::uint16_t bid) noexcept {
+  out_[bid] = false;
   io_uring_buf_ring_add(br_, buffers_ + std::size_t{bid} * size_, size_, bid,
                         io_uring_buf_ring_mask(count_), static_cast<int>(uncommitted_));
   ++uncommitted_;
@@ -118,6 +123,30 @@ void BufRing::commit() noexcept {
     io_uring_buf_ring_advance(br_, static_cast<int>(uncommitted_));
     available_ += uncommitted_;
     uncommitted_ = 0;
+  }
+}
+
+void BufRing::trim() noexcept {
+  touched_ = false;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // Each run of buffers that are all in the ring, shrunk to whole pages.
+  std::uint32_t bid = 0;
+  while (bid < published_) {
+    if (out_[bid]) {
+      ++bid;
+      continue;
+    }
+    const std::uint32_t first = bid;
+    while (bid < published_ && !out_[bid]) {
+      ++bid;
+    }
+    const auto from = reinterpret_cast<std::uintptr_t>(buffers_ + std::size_t{first} * size_);
+    const auto to = reinterpret_cast<std::uintptr_t>(buffers_ + std::size_t{bid} * size_);
+    const std::uintptr_t start = (from + page - 1) / page * page;
+    const std::uintptr_t end = to / page * page;
+    if (end > start) {
+      ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "net/error.hpp"
 
@@ -53,12 +54,23 @@ class BufRing {
   // publishes fresh ones if fewer than a quarter of those in circulation are left in the ring.
   void commit() noexcept;
 
-  // The owner saw a completion that took a buffer of this ring (IORING_CQE_F_BUFFER).
-  void taken() noexcept {
+  // The owner saw a completion that took buffer bid of this ring (IORING_CQE_F_BUFFER).
+  void taken(std::uint16_t bid) noexcept {
     if (available_ != 0) {
       --available_;
     }
+    if (bid < count_) {
+      out_[bid] = true;
+    }
+    touched_ = true;
   }
+  // Whether the kernel has filled any buffer since the last trim().
+  bool touched() const noexcept { return touched_; }
+  // Gives the memory of every buffer now waiting in the ring back to the system
+  // (MADV_DONTNEED: the kernel's next fill of one faults in a fresh page). Buffers still out
+  // (lent to a send, or not yet recycled) are kept. Call it only between io_uring_enter calls:
+  // with DEFER_TASKRUN the kernel fills buffers only inside them, so none is being filled.
+  void trim() noexcept;
   // A receive ended with ENOBUFS: the ring is empty, whatever the count says.
   void ran_dry() noexcept { available_ = 0; }
 
@@ -86,6 +98,8 @@ class BufRing {
   std::uint32_t uncommitted_ = 0;  // recycled since the last commit()
   std::uint32_t published_ = 0;    // buffers 0..published_-1 have been given to the kernel
   std::uint32_t available_ = 0;    // in the ring, not yet taken by the kernel (as counted)
+  std::vector<bool> out_;          // taken by the kernel and not recycled yet, per buffer
+  bool touched_ = false;           // a buffer was filled since the last trim()
 };
 
 }  // namespace netecho::io

@@ -28,6 +28,8 @@ constexpr unsigned kCompletionEntries = 16384;
 // Completions handed out before what they asked for is submitted, and how many such slices a
 // turn may take before it returns to the loop (whose timers then get their turn).
 constexpr unsigned kSliceCompletions = 64;
+// How long a worker that has received must stay idle before it gives back buffer memory.
+constexpr std::chrono::nanoseconds kTrimAfter = std::chrono::seconds(1);
 constexpr int kMaxSlices = 256;
 
 [[noreturn]] void fail(int err, const char* what) {
@@ -406,7 +408,13 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     enable();
   }
   flush();
-  wait(timeout);
+  // After receiving, a wait longer than kTrimAfter is cut to it; if nothing came by then, the
+  // worker is idle and hands the pages of its unused receive buffers back (a burst of many
+  // connections makes many resident), then waits as asked. A busy worker never trims.
+  const bool trim_when_idle =
+      (timeout.count() < 0 || timeout > kTrimAfter) &&
+      (small_.bufs->touched() || large_.bufs->touched() || datagram_.bufs->touched());
+  wait(trim_when_idle ? kTrimAfter : timeout);
   int delivered = 0;
   // A big batch is handed out in slices. Between slices, what the handlers asked for so far is
   // submitted (one extra io_uring_enter per slice, without waiting), so that the first
@@ -440,6 +448,11 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     }
   }
   commit_buffers();
+  if (trim_when_idle && delivered == 0 && io_uring_cq_ready(&ring_) == 0) {
+    for (Pool* p : {&small_, &large_, &datagram_}) {
+      p->bufs->trim();
+    }
+  }
   return delivered;
 }
 

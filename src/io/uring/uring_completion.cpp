@@ -49,7 +49,8 @@ void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
   const auto kind = static_cast<Kind>(cqe.user_data >> 56);
   if ((cqe.flags & IORING_CQE_F_BUFFER) != 0) {
     if (Pool* p = pool_of(kind)) {
-      p->bufs->taken();  // counted here, before anything can recycle it
+      // Counted here, before anything can recycle it.
+      p->bufs->taken(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
     }
   }
   const auto slot = static_cast<std::uint32_t>(cqe.user_data);
