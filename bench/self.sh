@@ -140,7 +140,11 @@ loadavg = open("/proc/loadavg").read().split()[:3]
 # both CPUs with other work), fall back to comparing CPU time per message, which then includes
 # wake-ups that a saturated process would not pay.
 b, sv = med["bench_busy"], med["server_busy"]
-if sv >= 0.9 and b < sv:
+if b >= 0.9 and sv >= 0.9 and abs(b - sv) < 0.03:
+    verdict = (f"a tie: both CPUs were saturated (bench {b:.0%}, server {sv:.0%} busy), and per "
+               f"message bench needed {med['bench_us']:.2f} us of CPU against the server's "
+               f"{med['server_us']:.2f} us ({med['bench_us'] / med['server_us']:.2f}x)")
+elif sv >= 0.9 and b < sv:
     verdict = (f"bench is not the bottleneck: the server's CPU was saturated ({sv:.0%}) while "
                f"bench's was {b:.0%} busy")
 elif b >= 0.9 and sv < b:

@@ -220,6 +220,7 @@ def run_d(ctx, peer, tag):
 # Processes the machine keeps free for everyone else while a forking peer holds idle
 # connections (pid_max is 32,768 here and ncat runs two processes per connection).
 PID_RESERVE = 8192
+IDLE_SETTLE_S = 2.0  # f: how long the connections sit idle before PSS is read
 
 
 def run_f(ctx, peer, tag):
@@ -248,6 +249,9 @@ def run_f(ctx, peer, tag):
             if failed:
                 stop_reason = f"{failed} connection(s) failed"
                 break
+        # Idle means idle: the connections sit for a moment before memory is read, the same
+        # for every server (netecho's io_uring workers give buffer pages back after 1 s idle).
+        time.sleep(IDLE_SETTLE_S)
         pss, nprocs = server.pss_kib()
         result.update(held=held, failed=failed, pss_kib=pss, processes=nprocs,
                       stopped_early=stop_reason, server_alive=server.alive())
