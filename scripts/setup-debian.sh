@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
   clang-14 libclang-rt-14-dev
+  # llvm-symbolizer, so that a sanitizer or fuzzer report names functions and lines
+  llvm-14
   # real peers for the interop tests
   socat ncat
   # hardening tests: prlimit, and a short leak check under valgrind
