@@ -279,6 +279,15 @@ long unread_bytes(int fd) noexcept {
   return n;
 }
 
+std::chrono::microseconds smoothed_rtt(int fd) noexcept {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) {
+    return std::chrono::microseconds{0};
+  }
+  return std::chrono::microseconds{info.tcpi_rtt};
+}
+
 void stop_listening(int fd) noexcept { ::shutdown(fd, SHUT_RDWR); }
 
 void close_with_reset(int fd) noexcept {

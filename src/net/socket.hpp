@@ -2,6 +2,7 @@
 // Socket set-up and the few system calls the rest of netecho makes on sockets. Every call
 // retries EINTR and returns errors as values.
 
+#include <chrono>
 #include <cstddef>
 #include <span>
 
@@ -83,6 +84,10 @@ Result<SockAddr> peer_address(int fd);
 
 // Bytes received on a socket and not yet read (SIOCINQ), or a negative errno.
 long unread_bytes(int fd) noexcept;
+
+// The kernel's smoothed round-trip time of a TCP connection (TCP_INFO), or zero when it cannot
+// tell.
+std::chrono::microseconds smoothed_rtt(int fd) noexcept;
 
 // Makes a listening socket refuse new connections now (shutdown(SHUT_RDWR) takes it out of the
 // listening state), even while an asynchronous accept still holds a reference to it, as an

@@ -103,16 +103,52 @@ void Worker::begin_drain() {
 
 void Worker::close_quiet_sessions() {
   // Runs after each loop turn while draining, over the sessions that had a completion in it (a
-  // session's state changes only then), so every completion of the turn has been handled: a
-  // session is closed only when it owes nothing and the kernel holds no input it has not read.
-  // Closing then sends a plain FIN, never a reset.
+  // session's state changes only then), so every completion of the turn has been handled. A
+  // session that owes nothing and has no unread input starts (or restarts) its quiet period;
+  // drain_tick() closes it when that ends with nothing new, with a plain FIN, never a reset.
+  if (quiet_until_.size() < sessions_.size()) {
+    quiet_until_.resize(sessions_.size());
+  }
+  const auto now = io::Clock::now();
+  bool any_quiet = false;
   for (const std::uint32_t slot : drain_check_) {
     TcpSession& s = sessions_[slot];
     if (s.is_open() && s.pending() == 0 && net::unread_bytes(s.fd()) == 0) {
-      finish(slot, TcpSession::Status::done);
+      quiet_until_[slot] = now + kDrainQuiet + 2 * net::smoothed_rtt(s.fd());
+      any_quiet = true;
+    } else {
+      quiet_until_[slot] = {};
     }
   }
   drain_check_.clear();
+  if (any_quiet && !drain_tick_armed_) {
+    drain_tick_armed_ = true;
+    loop_.add_timer(now + kDrainTick, [this] { drain_tick(); });
+  }
+}
+
+void Worker::drain_tick() {
+  drain_tick_armed_ = false;
+  const auto now = io::Clock::now();
+  bool waiting = false;
+  for (std::uint32_t slot = 0; slot < quiet_until_.size(); ++slot) {
+    if (quiet_until_[slot] == io::Clock::time_point{} || !sessions_[slot].is_open()) {
+      continue;
+    }
+    TcpSession& s = sessions_[slot];
+    if (s.pending() != 0 || net::unread_bytes(s.fd()) != 0) {
+      quiet_until_[slot] = {};  // input came: its completion puts it back in drain_check_
+    } else if (now >= quiet_until_[slot]) {
+      quiet_until_[slot] = {};
+      finish(slot, TcpSession::Status::done);
+    } else {
+      waiting = true;
+    }
+  }
+  if (waiting) {
+    drain_tick_armed_ = true;
+    loop_.add_timer(now + kDrainTick, [this] { drain_tick(); });
+  }
 }
 
 TcpSession* Worker::session(io::Token t) {

@@ -46,9 +46,9 @@ class Worker final : private io::Handler {
   // Thread-safe: asks run() to return soon, cutting the connections still open.
   void stop() noexcept;
   // Thread-safe: starts a graceful stop. The worker closes its listeners at once (and then
-  // calls notify), closes every connection that owes nothing, lets the others finish the echo
-  // in flight, closing each as soon as it owes nothing and has no unread input, and returns from
-  // run() when none is left.
+  // calls notify), lets every connection finish the echo in flight, closing each once it has
+  // owed nothing and had no unread input for a quiet period (kDrainQuiet plus two round
+  // trips), and returns from run() when none is left.
   void drain() noexcept;
   bool listeners_closed() const noexcept {
     return listeners_closed_.load(std::memory_order_acquire);
@@ -60,6 +60,13 @@ class Worker final : private io::Handler {
  private:
   static constexpr std::uint32_t kUdpSlotBase = 1u << 30;  // tokens of UDP endpoints
   static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+  // A draining connection that owes nothing and holds no unread input may still have bytes
+  // the peer has sent, waiting in the peer's send queue for a window update from us; Linux
+  // holds a delayed ACK for at most 200 ms. Closing before they arrive would answer them with
+  // a reset, and the peer would lose echo it was owed. So a connection closes only after it
+  // has stayed so this long, plus two of its round trips.
+  static constexpr auto kDrainQuiet = std::chrono::milliseconds(250);
+  static constexpr auto kDrainTick = std::chrono::milliseconds(50);
 
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
@@ -70,6 +77,7 @@ class Worker final : private io::Handler {
   void sweep_idle();
   void begin_drain();
   void close_quiet_sessions();
+  void drain_tick();
   // The data path's only guard work: one store for the idle timer, one push while draining.
   void note_progress(std::uint32_t slot) {
     if (idle_.enabled()) {
@@ -99,6 +107,8 @@ class Worker final : private io::Handler {
   std::atomic<bool> listeners_closed_{false};
   bool draining_ = false;
   std::vector<std::uint32_t> drain_check_;  // draining sessions that had a completion this turn
+  std::vector<io::Clock::time_point> quiet_until_;  // per slot while draining; {}: not quiet
+  bool drain_tick_armed_ = false;
 };
 
 }  // namespace netecho::server
