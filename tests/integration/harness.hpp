@@ -18,6 +18,21 @@
 
 namespace netecho::test {
 
+// Whether this test binary (and so the netecho beside it) is built with ASan or TSan, whose
+// runtimes change memory figures and cannot run under valgrind. g++ defines __SANITIZE_*__,
+// clang answers __has_feature.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitizedBuild = true;
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+#else
+inline constexpr bool kSanitizedBuild = false;
+#endif
+
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
 

@@ -350,18 +350,8 @@ TEST_P(UringFault, BurstOfReceivesThenIdleGivesBufferMemoryBack) {
     ASSERT_EQ(clients[static_cast<std::size_t>(i)].recv_exact(1, 10s), b) << "client " << i;
   }
   const long after_burst = server.process().rss_kib();
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  constexpr bool kSanitized = true;  // the sanitizers' own memory (quarantine, shadow) moves RSS
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  constexpr bool kSanitized = true;
-#else
-  constexpr bool kSanitized = false;
-#endif
-#else
-  constexpr bool kSanitized = false;
-#endif
-  if (backend() == "io_uring" && !kSanitized) {
+  // Not in sanitizer builds: their own memory (quarantine, shadow) moves RSS.
+  if (backend() == "io_uring" && !kSanitizedBuild) {
     // The burst made receive buffers resident (how many depends on how the kernel's receives
     // met the lazily published ring: 384 KiB and more here); once the worker has been idle for
     // 1 s it gives them all back. Wait for that (RSS read every 50 ms), at most 5 s.

@@ -74,9 +74,6 @@ class BufRing {
   // A receive ended with ENOBUFS: the ring is empty, whatever the count says.
   void ran_dry() noexcept { available_ = 0; }
 
-  // How many distinct buffers have been given to the kernel so far (at most count()).
-  std::uint32_t published() const noexcept { return published_; }
-
   // Tells that the io_uring was torn down, which dropped the registration with it: the
   // destructor then only unmaps the memory. Call it after io_uring_queue_exit(), so that no
   // request can still be filling a buffer when it is unmapped.
