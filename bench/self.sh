@@ -12,7 +12,8 @@
 #
 # Usage: bench/self.sh [--write]
 # Environment: NETECHO (binary, default build/release/src/netecho), RUNS (5), DURATION (5s),
-#              WARMUP (1s), BACKEND (auto), SERVER_CPU (0), BENCH_CPU (1).
+#              WARMUP (1s), BACKEND (auto: the server's), BENCH_BACKEND (bench's; default
+#              BACKEND), SERVER_CPU (0), BENCH_CPU (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,7 @@ runs=${RUNS:-5}
 duration=${DURATION:-5s}
 warmup=${WARMUP:-1s}
 backend=${BACKEND:-auto}
+bench_backend=${BENCH_BACKEND:-$backend}
 server_cpu=${SERVER_CPU:-0}
 bench_cpu=${BENCH_CPU:-1}
 connections=100
@@ -78,11 +80,11 @@ server_cpu_ticks() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 server_line="taskset -c $server_cpu netecho serve --tcp 127.0.0.1:0 --threads 1 --backend $backend"
-command_line="taskset -c $bench_cpu netecho bench tcp://127.0.0.1:PORT -c $connections -s $size -t 1 -d $duration --warmup $warmup --backend $backend"
+command_line="taskset -c $bench_cpu netecho bench tcp://127.0.0.1:PORT -c $connections -s $size -t 1 -d $duration --warmup $warmup --backend $bench_backend"
 for ((i = 1; i <= runs; i++)); do
   before=$(server_cpu_ticks)
   taskset -c "$bench_cpu" "$bin" bench "tcp://127.0.0.1:$port" -c "$connections" -s "$size" \
-    -t 1 -d "$duration" --warmup "$warmup" --backend "$backend" --json "$work/run$i.json" \
+    -t 1 -d "$duration" --warmup "$warmup" --backend "$bench_backend" --json "$work/run$i.json" \
     >"$work/run$i.txt"
   after=$(server_cpu_ticks)
   echo "$before $after" >"$work/run$i.cpu"
