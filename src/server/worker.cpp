@@ -49,13 +49,18 @@ void Worker::run() {
     }
   }
   close_listeners();
-  if (draining_) {
-    counters_.add(counters_.tcp_drain_cut, open_);  // the drain was cut short: these lose echo
-  }
   for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
-    if (sessions_[slot].is_open()) {
-      finish(slot, TcpSession::Status::done);
+    TcpSession& s = sessions_[slot];
+    if (!s.is_open()) {
+      continue;
     }
+    // The drain was cut short (its timeout, a second signal). A connection still in its quiet
+    // period owes nothing and has nothing unread: its close is the FIN the quiet period would
+    // have ended with. The others lose echo.
+    if (draining_ && (s.pending() != 0 || net::unread_bytes(s.fd()) != 0)) {
+      counters_.add(counters_.tcp_drain_cut);
+    }
+    finish(slot, TcpSession::Status::done);
   }
 }
 
@@ -89,6 +94,7 @@ void Worker::sweep_idle() {
 void Worker::begin_drain() {
   // Listeners first: from here on the kernel refuses new connections and datagrams to them.
   draining_ = true;
+  quiet_until_.resize(sessions_.size());  // no session is opened from here on
   close_listeners();
   listeners_closed_.store(true, std::memory_order_release);
   for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
@@ -106,9 +112,6 @@ void Worker::close_quiet_sessions() {
   // session's state changes only then), so every completion of the turn has been handled. A
   // session that owes nothing and has no unread input starts (or restarts) its quiet period;
   // drain_tick() closes it when that ends with nothing new, with a plain FIN, never a reset.
-  if (quiet_until_.size() < sessions_.size()) {
-    quiet_until_.resize(sessions_.size());
-  }
   const auto now = io::Clock::now();
   bool any_quiet = false;
   for (const std::uint32_t slot : drain_check_) {
@@ -183,6 +186,14 @@ void Worker::refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter) {
 }
 
 void Worker::on_accept(std::size_t listener, int res) {
+  if (draining_) {
+    // The listeners were forgotten when the drain began, so no accept should complete; one
+    // that did anyway is refused, not served: a draining worker opens no session.
+    if (res >= 0) {
+      net::close_with_reset(res);
+    }
+    return;
+  }
   if (res < 0) {
     // Out of descriptors or memory. The backend has stopped accepting on this listener; pause
     // briefly instead of spinning, and keep serving the connections we have.

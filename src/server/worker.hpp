@@ -84,6 +84,9 @@ class Worker final : private io::Handler {
       idle_.touch(slot);
     }
     if (draining_) {
+      // Activity ends a quiet period at once: the turn's timers (drain_tick) run after its
+      // completions, before close_quiet_sessions() has looked at this one again.
+      quiet_until_[slot] = {};
       drain_check_.push_back(slot);
     }
   }

@@ -166,8 +166,9 @@ bool refused_without_echo(Socket& s) {
   return end && end->data.empty();
 }
 
-// Sends into s without reading until the kernel takes no more (bounded by count).
-std::size_t fill_until_full(Socket& s) {
+// Sends into s without reading until the kernel takes no more (bounded by count); appends
+// what it sent to *sent_bytes when given.
+std::size_t fill_until_full(Socket& s, Bytes* sent_bytes = nullptr) {
   const Bytes chunk = random_bytes(65536, 5);
   std::size_t sent = 0;
   for (int i = 0; i < 4096; ++i) {
@@ -176,6 +177,9 @@ std::size_t fill_until_full(Socket& s) {
       break;
     }
     sent += static_cast<std::size_t>(n);
+    if (sent_bytes != nullptr) {
+      sent_bytes->insert(sent_bytes->end(), chunk.begin(), chunk.begin() + n);
+    }
   }
   return sent;
 }
@@ -768,8 +772,8 @@ TEST_P(Hardening, DrainWaitsForAReaderThatFallsBehind) {
   // cannot send, so the drain must wait until the client reads it all.
   Server server(serve_args({"--tcp", "127.0.0.1:0", "--drain-timeout", "20s"}));
   Socket slow = tcp_from("127.0.0.1", server.port("tcp"), 4096);
-  const std::size_t sent = fill_until_full(slow);
-  ASSERT_GT(sent, 0u);
+  Bytes sent;
+  ASSERT_GT(fill_until_full(slow, &sent), 0u);
   ::kill(server.process().pid(), SIGTERM);
   const auto line = server.process().read_line(5s);
   ASSERT_TRUE(line);
@@ -777,8 +781,50 @@ TEST_P(Hardening, DrainWaitsForAReaderThatFallsBehind) {
   const auto end = wait_closed(slow, 20s);
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->reset);
-  EXPECT_EQ(end->data.size(), sent);
+  EXPECT_EQ(end->data.size(), sent.size());
+  EXPECT_TRUE(end->data == sent) << "the echo differs from what was sent";
   EXPECT_EQ(server.process().wait(5s), 0);
+  EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
+}
+
+TEST_P(Hardening, DrainKeepsAConnectionThatKeepsTalkingOpen) {
+  // A draining connection closes only after a quiet period (250 ms + 2 RTT) with nothing owed
+  // or unread; every message restarts it. A client that sends every 100 ms for 1 s after the
+  // signal gets every echo, then a FIN once it falls silent.
+  Server server(serve_args({"--tcp", "127.0.0.1:0", "--threads", "1", "--drain-timeout", "20s"}));
+  Socket client = tcp_from("127.0.0.1", server.port("tcp"));
+  ASSERT_TRUE(echoes(client));
+  ::kill(server.process().pid(), SIGTERM);
+  const auto line = server.process().read_line(5s);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "draining connections=1 timeout_ms=20000");
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(anything_arrives(client, 100ms)) << "closed or sent unasked, message " << i;
+    ASSERT_TRUE(echoes(client)) << "message " << i << " after the signal";
+  }
+  const auto silent = Clock::now();
+  const auto end = wait_closed(client, 5s);
+  ASSERT_TRUE(end) << "never closed after the client fell silent";
+  EXPECT_FALSE(end->reset);
+  EXPECT_TRUE(end->data.empty());
+  EXPECT_GE(seconds_since(silent), 0.2) << "closed before a quiet period had passed";
+  EXPECT_EQ(server.process().wait(5s), 0);
+  EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
+}
+
+TEST_P(Hardening, DrainTimeoutShorterThanTheQuietPeriodLosesNothingAndExitsZero) {
+  // An idle connection is still in its quiet period when a 100 ms drain timeout ends the
+  // drain: it owes nothing and has nothing unread, so its close is a plain FIN and the
+  // shutdown is clean (exit 0, nothing counted as cut).
+  Server server(serve_args({"--tcp", "127.0.0.1:0", "--drain-timeout", "100ms"}));
+  Socket idle = tcp_from("127.0.0.1", server.port("tcp"));
+  ASSERT_TRUE(echoes(idle));
+  ::kill(server.process().pid(), SIGTERM);
+  EXPECT_EQ(server.process().wait(5s), 0) << server.process().stderr_text();
+  const auto end = wait_closed(idle, 5s);
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(end->reset);
+  EXPECT_TRUE(end->data.empty());
   EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
 }
 
