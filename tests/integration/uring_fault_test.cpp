@@ -153,7 +153,10 @@ void close_all(std::vector<StreamClient>& clients) {
   }
 }
 
-class UringFault : public BackendTest {};
+class UringFault : public BackendTest {
+ protected:
+  void burst_then_idle(const std::vector<std::string>& args);
+};
 
 TEST_P(UringFault, ExhaustedReceiveBuffersLoseNoByteAndStarveNoClient) {
   // 8 buffers of 8 KiB for 80 connections that all send at once.
@@ -324,8 +327,24 @@ TEST_P(UringFault, BurstOfReceivesThenIdleGivesBufferMemoryBack) {
   // 1,000 connections each send a byte while the server is stopped, so its first turn after
   // SIGCONT receives from all of them at once and needs a receive buffer for each. Once idle,
   // an io_uring worker hands those pages back (epoll has no buffer pool: there the test checks
-  // only that every byte comes back, before and after).
-  Server server(serve_args({"--tcp", "127.0.0.1:0", "--threads", "1"}));
+  // only that every byte comes back, before and after). Twice: without timers, and with an
+  // idle sweep that wakes the loop every second (--idle-timeout 8s), which must not keep the
+  // worker from counting as idle.
+  for (const bool sweeping : {false, true}) {
+    SCOPED_TRACE(sweeping ? "with --idle-timeout 8s" : "without timers");
+    std::vector<std::string> args{"--tcp", "127.0.0.1:0", "--threads", "1"};
+    if (sweeping) {
+      args.insert(args.end(), {"--idle-timeout", "8s"});
+    }
+    burst_then_idle(serve_args(args));
+    if (HasFatalFailure()) {
+      return;
+    }
+  }
+}
+
+void UringFault::burst_then_idle(const std::vector<std::string>& args) {
+  Server server(args);
   const std::uint16_t port = server.port("tcp");
   const pid_t pid = server.process().pid();
   constexpr int kClients = 1000;

@@ -101,6 +101,9 @@ void BufRing::release() noexcept {
 }
 
 void BufRing::recycle(std::uint16_t bid) noexcept {
+  // A buffer coming back may be resident (a trim skips buffers that are out, e.g. lent to a
+  // send that waited on a slow reader): the next idle trim must look at it again.
+  touched_ = touched_ || out_[bid];
   out_[bid] = false;
   io_uring_buf_ring_add(br_, buffers_ + std::size_t{bid} * size_, size_, bid,
                         io_uring_buf_ring_mask(count_), static_cast<int>(uncommitted_));

@@ -64,7 +64,8 @@ class BufRing {
     }
     touched_ = true;
   }
-  // Whether the kernel has filled any buffer since the last trim().
+  // Whether the kernel has filled any buffer, or one that was out came back, since the last
+  // trim().
   bool touched() const noexcept { return touched_; }
   // Gives the memory of every buffer now waiting in the ring back to the system
   // (MADV_DONTNEED: the kernel's next fill of one faults in a fresh page). Buffers still out

@@ -408,13 +408,23 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     enable();
   }
   flush();
-  // After receiving, a wait longer than kTrimAfter is cut to it; if nothing came by then, the
-  // worker is idle and hands the pages of its unused receive buffers back (a burst of many
-  // connections makes many resident), then waits as asked. A busy worker never trims.
-  const bool trim_when_idle =
-      (timeout.count() < 0 || timeout > kTrimAfter) &&
-      (small_.bufs->touched() || large_.bufs->touched() || datagram_.bufs->touched());
-  wait(trim_when_idle ? kTrimAfter : timeout);
+  // After receiving, the wait is cut to end kTrimAfter after the last completion; if nothing
+  // came by then, the worker is idle and hands the pages of its unused receive buffers back (a
+  // burst of many connections makes many resident), then waits as asked. Idleness is judged
+  // by the time since the last completion, not by one wait's length, so timers that wake the
+  // loop more often (an idle sweep, say) neither prevent a trim nor bring one forward. A busy
+  // worker never trims.
+  const bool touched =
+      small_.bufs->touched() || large_.bufs->touched() || datagram_.bufs->touched();
+  std::chrono::nanoseconds wait_for = timeout;
+  if (touched) {
+    const auto left = std::max(std::chrono::nanoseconds{0},
+                               last_completion_ + kTrimAfter - std::chrono::steady_clock::now());
+    if (timeout.count() < 0 || timeout > left) {
+      wait_for = left;
+    }
+  }
+  wait(wait_for);
   int delivered = 0;
   // A big batch is handed out in slices. Between slices, what the handlers asked for so far is
   // submitted (one extra io_uring_enter per slice, without waiting), so that the first
@@ -448,7 +458,10 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     }
   }
   commit_buffers();
-  if (trim_when_idle && delivered == 0 && io_uring_cq_ready(&ring_) == 0) {
+  if (delivered != 0) {
+    last_completion_ = std::chrono::steady_clock::now();
+  } else if (touched && io_uring_cq_ready(&ring_) == 0 &&
+             std::chrono::steady_clock::now() - last_completion_ >= kTrimAfter) {
     for (Pool* p : {&small_, &large_, &datagram_}) {
       p->bufs->trim();
     }

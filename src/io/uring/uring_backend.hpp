@@ -36,6 +36,7 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -195,6 +196,7 @@ class UringBackend final : public Backend {
   std::vector<std::uint64_t> cancels_;  // user_data of requests to cancel at the next flush
   Delivering delivering_;
   std::vector<Orphan> orphans_;
+  std::chrono::steady_clock::time_point last_completion_{};  // for the idle trim
   std::uint64_t exhaustions_ = 0;  // receives ended by ENOBUFS (and armed again)
 };
 
