@@ -97,14 +97,14 @@ void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
     }
   }
   const int res = cqe.res;
-  if (res == -ECANCELED || res == -ENOBUFS) {
+  Pool* const pool = pool_of(kind);
+  if (res == -ECANCELED || (res == -ENOBUFS && pool != nullptr)) {
     // Stopped by the owner or moved to other buffers, or the buffer ring ran dry (the data
     // waits in the socket for the re-arm). No data; a buffer, should one come, goes back.
+    // (An accept's ENOBUFS is the kernel short of memory, not a ring: it goes to the owner.)
     if (res == -ENOBUFS) {
       ++exhaustions_;
-      if (Pool* p = pool_of(kind)) {
-        p->bufs->ran_dry();  // the next commit publishes more, if any are left
-      }
+      pool->bufs->ran_dry();  // the next commit publishes more, if any are left
     }
     recycle(kind, cqe);
     return;
