@@ -155,12 +155,24 @@ void close_all(std::vector<StreamClient>& clients) {
 
 class UringFault : public BackendTest {
  protected:
+  void exhaust_buffers(const char* count);
   void burst_then_idle(const std::vector<std::string>& args);
 };
 
 TEST_P(UringFault, ExhaustedReceiveBuffersLoseNoByteAndStarveNoClient) {
-  // 8 buffers of 8 KiB for 80 connections that all send at once.
-  Server server(serve_args({"--tcp", "127.0.0.1:0", "--threads", "1", "--uring-buffers", "8"}));
+  // 80 connections that all send at once, against 8 small buffers (all published from the
+  // start) and against 64 (32 published at first: the ring runs dry before it may grow).
+  for (const char* count : {"8", "64"}) {
+    SCOPED_TRACE(std::string("--uring-buffers ") + count);
+    exhaust_buffers(count);
+    if (HasFatalFailure()) {
+      return;
+    }
+  }
+}
+
+void UringFault::exhaust_buffers(const char* count) {
+  Server server(serve_args({"--tcp", "127.0.0.1:0", "--threads", "1", "--uring-buffers", count}));
   const std::uint16_t port = server.port("tcp");
   constexpr std::size_t kStalled = 64;
   constexpr std::size_t kActive = 16;
