@@ -87,7 +87,6 @@ void BenchWorker::connect_phase(const RunControl& control) {
     if (now >= deadline) {
       break;
     }
-    turn_now_.reset();
     loop_.run_once(*this, deadline - now);
   }
   const bool stopped = control.stop.load() != 0;
@@ -189,19 +188,11 @@ void BenchWorker::run_phase(RunControl& control) {
     if (ctx_.issuing && !due_.empty()) {
       next = std::min(next, due_.top().ns);
     }
-    turn_now_.reset();
     loop_.run_once(*this, std::chrono::nanoseconds(std::max<std::int64_t>(0, next - now_ns)));
   }
   for (auto& f : flows_) {
     f->finish(ctx_, interrupted_);
   }
-}
-
-BenchClock::time_point BenchWorker::turn_time() noexcept {
-  if (!turn_now_) {
-    turn_now_ = BenchClock::now();
-  }
-  return *turn_now_;
 }
 
 void BenchWorker::on_completion(const io::Completion& c) {
@@ -212,7 +203,7 @@ void BenchWorker::on_completion(const io::Completion& c) {
   if (flow.gen() != c.token.gen) {
     return;  // for a socket already closed
   }
-  const auto now = turn_time();
+  const auto now = BenchClock::now();
   switch (c.op) {
     case io::Op::connect:
       flow.on_connect(ctx_, c.res, now);

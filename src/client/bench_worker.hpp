@@ -9,7 +9,6 @@
 #include <barrier>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <queue>
 #include <vector>
 
@@ -81,10 +80,6 @@ class BenchWorker final : private io::Handler {
   void run_phase(RunControl& control);
   void schedule(std::uint32_t slot, BenchClock::time_point now);
   void scan_timeouts();
-  // The time of this loop turn's completions, read once per turn: every completion delivered
-  // in a turn had arrived by the time the turn's wait returned, so they share the clock read
-  // at the first of them, and bench's own processing of the batch is not counted as latency.
-  BenchClock::time_point turn_time() noexcept;
 
   const BenchOptions& options_;
   io::Loop loop_;
@@ -95,7 +90,6 @@ class BenchWorker final : private io::Handler {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
   std::vector<bool> queued_;
   std::chrono::nanoseconds scan_every_;
-  std::optional<BenchClock::time_point> turn_now_;  // reset before each wait
   bool arrived_ = false;
   bool interrupted_ = false;
   std::int64_t stopped_ns_ = 0;
