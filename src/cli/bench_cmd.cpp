@@ -127,6 +127,14 @@ int run_bench(const BenchArgs& args) {
   o.pipeline = args.pipeline;
   o.threads = args.threads;
   o.rate = args.rate.value_or(0);
+  if (o.rate > 0 && static_cast<double>(o.connections) / o.rate > 1e9) {
+    // The schedule is kept in nanoseconds: a period beyond ~30 years would not fit.
+    throw net::ConfigError(
+        fmt::format("--rate: {} messages/s over {} connections is less than one message per "
+                    "connection in 30 years",
+                    o.rate, o.connections),
+        net::kExitUsage);
+  }
   o.warmup = parse_duration_or_throw(args.warmup, "--warmup");
   o.connect_timeout = parse_duration_or_throw(args.connect_timeout, "--connect-timeout");
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");

@@ -270,6 +270,7 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     r.reordered += ctx.reordered;
     r.late += ctx.late;
     r.abandoned += ctx.abandoned;
+    r.unsent += ctx.unsent;
     r.interrupted = r.interrupted || w->interrupted();
     if (r.first_error.empty()) {
       r.first_error = ctx.first_error;
@@ -292,7 +293,10 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     return net::kExitFailure;
   }
   const std::int64_t measure_start = control.start_ns.load() + o.warmup.count();
-  const std::int64_t end = o.messages != 0 ? last_measured_ns : stopped_ns;
+  // Up to the last measured echo: an open loop that fell behind sends its backlog during the
+  // drain, and a rate over the window alone would count those echoes in too little time.
+  const std::int64_t end =
+      o.messages != 0 ? last_measured_ns : std::max(stopped_ns, last_measured_ns);
   r.elapsed = std::chrono::nanoseconds(std::max<std::int64_t>(0, end - measure_start));
   const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
   r.started_at =

@@ -74,7 +74,8 @@ struct BenchResult {
   std::uint64_t errors[kErrorKinds] = {};
   std::uint64_t reordered = 0;  // UDP: replies that arrived after a later datagram's reply
   std::uint64_t late = 0;       // UDP: replies that arrived after their datagram counted as lost
-  std::uint64_t abandoned = 0;  // messages still in flight when an interrupted run stopped
+  std::uint64_t abandoned = 0;  // in flight at the end, sent less than --timeout before it
+  std::uint64_t unsent = 0;     // open loop: fell due in the measured window, never sent
   std::string first_error;      // the first error's details, if any
 
   // Everything on the wire, warm-up and drain included: compare with the server's counters.

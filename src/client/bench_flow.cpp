@@ -1,5 +1,7 @@
 #include "client/bench_flow.hpp"
 
+#include <cmath>
+
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -125,12 +127,15 @@ void Flow::begin(FlowContext& ctx, const Pacer& pacer) {
   }
 }
 
-std::optional<BenchClock::time_point> Flow::issue(FlowContext& ctx, BenchClock::time_point now) {
+std::optional<BenchClock::time_point> Flow::issue(FlowContext& ctx) {
   const std::uint32_t pipeline = ctx.options->pipeline;
   while (state_ == State::open && ctx.issuing && in_flight_ < pipeline &&
          measured_issued_ < quota_) {
-    const BenchClock::time_point due = pacer_.paced() ? pacer_.due(issued_) : now;
-    if (due > now) {
+    // The clock is read for each send: with a pipeline the sends of one call follow each
+    // other, each taking time. Closed loop: a message is due when it is sent.
+    const BenchClock::time_point sent_at = BenchClock::now();
+    const BenchClock::time_point due = pacer_.paced() ? pacer_.due(issued_) : sent_at;
+    if (due > sent_at) {
       return due;
     }
     const std::int64_t due_ns = to_ns(due);
@@ -145,7 +150,7 @@ std::optional<BenchClock::time_point> Flow::issue(FlowContext& ctx, BenchClock::
     ++in_flight_;
     ++ctx.in_flight;
     ++ctx.issued;
-    send_message(ctx, Message{due_ns, to_ns(now), 0, measured});
+    send_message(ctx, Message{due_ns, to_ns(sent_at), 0, measured});
   }
   return std::nullopt;
 }
@@ -202,9 +207,31 @@ void Flow::kill(FlowContext& ctx, ErrorKind kind, std::uint64_t n, const std::st
   close(ctx);
 }
 
-void Flow::finish(FlowContext& ctx, bool interrupted) {
+std::uint64_t Flow::unsent(std::int64_t from_ns, std::int64_t to_ns_end) const noexcept {
+  if (!pacer_.paced() || state_ != State::open || to_ns_end <= from_ns) {
+    return 0;
+  }
+  // The first k whose due time is at or after t: estimated, then corrected for rounding.
+  const auto first_due_at = [this](std::int64_t t) {
+    const long double x =
+        static_cast<long double>(t - to_ns(pacer_.origin())) / pacer_.period_ns();
+    std::uint64_t k = x <= 0 ? 0 : static_cast<std::uint64_t>(std::ceil(x));
+    while (k > 0 && to_ns(pacer_.due(k - 1)) >= t) {
+      --k;
+    }
+    while (to_ns(pacer_.due(k)) < t) {
+      ++k;
+    }
+    return k;
+  };
+  const std::uint64_t end = first_due_at(to_ns_end);
+  const std::uint64_t begin = std::max(issued_, first_due_at(from_ns));
+  return end > begin ? end - begin : 0;
+}
+
+void Flow::finish(FlowContext& ctx, bool abandon_in_flight) {
   if (state_ == State::open && in_flight_ != 0) {
-    if (interrupted) {
+    if (abandon_in_flight) {
       ctx.abandoned += in_flight_;
     } else {
       const bool tcp = transport() == net::Transport::tcp;

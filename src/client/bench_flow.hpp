@@ -65,6 +65,7 @@ struct FlowContext {
   std::uint64_t reordered = 0;
   std::uint64_t late = 0;
   std::uint64_t abandoned = 0;
+  std::uint64_t unsent = 0;  // open loop: fell due in the measured window, never sent
   std::int64_t last_measured_ns = 0;  // when the last measured echo arrived
   std::string first_error;
   std::string first_address;  // the address the first connection used
@@ -102,7 +103,7 @@ class Flow {
 
   // Sends every message that is due now and fits in the pipeline. Returns when the next message
   // will be due, if the flow is waiting for the clock (open loop) rather than for an echo.
-  std::optional<BenchClock::time_point> issue(FlowContext& ctx, BenchClock::time_point now);
+  std::optional<BenchClock::time_point> issue(FlowContext& ctx);
 
   // recv (TCP) or recv_from (UDP) completions.
   virtual void on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t now_ns) = 0;
@@ -112,8 +113,13 @@ class Flow {
   virtual void check_timeouts(FlowContext& ctx, std::int64_t now_ns) = 0;
 
   // The end of the run: messages still in flight become errors (timeouts, losses), or are only
-  // counted as abandoned after an interrupt. Closes the socket.
-  void finish(FlowContext& ctx, bool interrupted);
+  // counted as abandoned (after an interrupt, or once the overdue ones have been counted by a
+  // last check_timeouts(): the rest were sent less than --timeout ago). Closes the socket.
+  void finish(FlowContext& ctx, bool abandon_in_flight);
+
+  // Open loop: the messages of this (still open) flow that fell due in [from_ns, to_ns) and
+  // were never sent, because it fell behind the rate. 0 for a closed loop.
+  std::uint64_t unsent(std::int64_t from_ns, std::int64_t to_ns) const noexcept;
 
  protected:
   // One message in flight.
@@ -209,7 +215,10 @@ class UdpFlow final : public Flow {
   void check_timeouts(FlowContext& ctx, std::int64_t now_ns) override;
 
  private:
-  static constexpr std::size_t kRecentLost = 64;  // remembered to tell late replies apart
+  // What became of each of the last window_.size() datagrams, to tell a late reply (to one
+  // counted lost) from a second reply. Older ones cannot be told apart: counted late.
+  enum class Fate : std::uint8_t { pending, answered, lost, lost_then_answered };
+  Fate& fate(std::uint64_t seq) noexcept { return window_[seq & (window_.size() - 1)]; }
 
   net::Transport transport() const noexcept override { return net::Transport::udp; }
   void on_open(FlowContext& ctx) override;
@@ -217,7 +226,6 @@ class UdpFlow final : public Flow {
   void drop_in_flight() noexcept override;
   void write(FlowContext& ctx);
   void frame(FlowContext& ctx, const Message& m, std::span<std::byte> out) const noexcept;
-  bool recently_lost(std::uint64_t seq) const noexcept;
 
   std::vector<Message> outstanding_;  // sent, not yet answered; at most pipeline
   std::vector<Message> unsent_;       // issued while a send was pending (socket buffer full)
@@ -226,8 +234,7 @@ class UdpFlow final : public Flow {
   std::uint64_t next_seq_ = 0;
   std::uint64_t highest_seq_ = 0;  // highest sequence number answered so far
   bool any_reply_ = false;
-  std::uint64_t lost_[kRecentLost] = {};
-  std::size_t lost_count_ = 0;
+  std::vector<Fate> window_;  // a power of two, at least 16 x the pipeline
 };
 
 }  // namespace netecho::client

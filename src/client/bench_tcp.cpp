@@ -96,10 +96,14 @@ void TcpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t no
   }
   const std::span<const std::byte> data = c.data;
   ctx.stats->bytes_received.add(data.size());
-  if (received_ + data.size() > written_) {
+  // A send still in flight may have delivered part of its bytes already (io_uring completes a
+  // send only once all of it is in the socket), and the server may have echoed them: the bound
+  // is what was handed to the kernel, not what it has confirmed.
+  const std::uint64_t handed = written_ + (sending_ ? pending_len_ - pending_off_ : 0);
+  if (received_ + data.size() > handed) {
     kill(ctx, ErrorKind::mismatch, 1,
          fmt::format("{}: received {} bytes but sent only {}", where(), received_ + data.size(),
-                     written_));
+                     handed));
     return;
   }
   const std::size_t bad = pattern_.find_mismatch(received_, data);

@@ -14,6 +14,11 @@ namespace netecho::client {
 UdpFlow::UdpFlow(std::uint32_t id, std::uint32_t slot, std::uint64_t quota, std::uint32_t pipeline)
     : Flow(id, slot, quota) {
   outstanding_.reserve(pipeline);
+  std::size_t window = 1024;
+  while (window < std::size_t{16} * pipeline) {
+    window *= 2;
+  }
+  window_.assign(window, Fate::pending);
 }
 
 void UdpFlow::on_open(FlowContext& ctx) { ctx.backend->recv_from(fd_.get(), token()); }
@@ -27,6 +32,7 @@ void UdpFlow::frame(FlowContext& ctx, const Message& m, std::span<std::byte> out
 void UdpFlow::send_message(FlowContext& ctx, const Message& issued) {
   Message m = issued;
   m.seq = next_seq_++;
+  fate(m.seq) = Fate::pending;
   outstanding_.push_back(m);
   unsent_.push_back(m);
   write(ctx);
@@ -79,16 +85,6 @@ void UdpFlow::on_send(FlowContext& ctx, int res) {
   write(ctx);
 }
 
-bool UdpFlow::recently_lost(std::uint64_t seq) const noexcept {
-  const std::size_t n = std::min(lost_count_, kRecentLost);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (lost_[i] == seq) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void UdpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t now_ns) {
   if (state() != State::open) {
     return;
@@ -122,11 +118,17 @@ void UdpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t no
   const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
                                [&h](const Message& m) { return m.seq == h.seq; });
   if (it == outstanding_.end()) {
-    if (h.seq < next_seq_ && recently_lost(h.seq)) {
-      ++ctx.late;
-    } else if (h.seq < next_seq_) {
-      ctx.error(ErrorKind::duplicate, 1,
-                fmt::format("{}: second reply to datagram {}", where(), h.seq));
+    if (h.seq < next_seq_) {
+      Fate& f = fate(h.seq);
+      if (next_seq_ - h.seq > window_.size()) {
+        ++ctx.late;  // too old to tell a late reply from a second one; long counted lost
+      } else if (f == Fate::lost) {
+        f = Fate::lost_then_answered;
+        ++ctx.late;
+      } else {
+        ctx.error(ErrorKind::duplicate, 1,
+                  fmt::format("{}: second reply to datagram {}", where(), h.seq));
+      }
     } else {
       ctx.error(ErrorKind::mismatch, 1,
                 fmt::format("{}: reply to datagram {}, which was never sent", where(), h.seq));
@@ -138,6 +140,7 @@ void UdpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t no
   const Message m = *it;
   *it = outstanding_.back();
   outstanding_.pop_back();
+  fate(m.seq) = Fate::answered;
   const bool truncated = c.datagram != nullptr && c.datagram->truncated;
   if (data.size() != size || truncated) {
     ctx.error(ErrorKind::mismatch, 1,
@@ -184,7 +187,7 @@ void UdpFlow::check_timeouts(FlowContext& ctx, std::int64_t now_ns) {
         ErrorKind::lost, 1,
         fmt::format("{}: no reply to datagram {} within {} ms", where(), m.seq, limit / 1'000'000));
     const std::uint64_t seq = m.seq;
-    lost_[lost_count_++ % kRecentLost] = seq;
+    fate(seq) = Fate::lost;
     std::erase_if(unsent_, [seq](const Message& u) { return u.seq == seq; });
     outstanding_[i] = outstanding_.back();
     outstanding_.pop_back();

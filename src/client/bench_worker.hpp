@@ -78,7 +78,7 @@ class BenchWorker final : private io::Handler {
   void on_completion(const io::Completion& c) override;
   void connect_phase(const RunControl& control);
   void run_phase(RunControl& control);
-  void schedule(std::uint32_t slot, BenchClock::time_point now);
+  void schedule(std::uint32_t slot);
   void scan_timeouts();
 
   const BenchOptions& options_;

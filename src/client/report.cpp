@@ -182,7 +182,17 @@ void print_report(const BenchResult& r, std::FILE* out) {
   if (r.warmup_messages != 0) {
     s += fmt::format(", {} in warm-up", group_digits(r.warmup_messages));
   }
+  if (!r.interrupted && r.abandoned != 0) {
+    s += fmt::format(", {} sent at the very end still in flight, not counted",
+                     group_digits(r.abandoned));
+  }
   s += "\n";
+  if (r.unsent != 0) {
+    s += fmt::format(
+        "  Behind    {} fell due but were never sent: the rate was not reached, and the\n"
+        "            latencies above leave out these, the latest of all\n",
+        plural(r.unsent, "message", "messages"));
+  }
   s += fmt::format("  CPU       {:.2f} s user, {:.2f} s system: {:.2f} us per message\n",
                    r.cpu_user_s, r.cpu_system_s, r.cpu_per_message_us());
   if (r.options.target.transport == net::Transport::udp) {
@@ -275,7 +285,8 @@ std::string report_json(const BenchResult& r) {
         {"bytes_sent", r.bytes_sent},
         {"bytes_received", r.bytes_received},
         {"warmup_messages", r.warmup_messages},
-        {"abandoned", r.abandoned}}},
+        {"abandoned", r.abandoned},
+        {"unsent", r.unsent}}},
       {"cpu",
        {{"user_s", r.cpu_user_s},
         {"system_s", r.cpu_system_s},
