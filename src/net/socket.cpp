@@ -50,7 +50,10 @@ Result<Fd> open_listener(const SockAddr& addr, Transport transport, const Listen
     if (::listen(fd.get(), opts.backlog) != 0) {
       return errno_code();
     }
-  } else if (addr.is_wildcard()) {
+  } else {
+    // Also for a specific address: the UDP guard needs to know how each datagram arrived (an
+    // IPv4-mapped source is genuine only over IPv4) and to whom it was sent (never answer a
+    // broadcast or multicast).
     if (auto ec = enable_packet_info(fd.get(), addr.family())) {
       return ec;
     }
@@ -178,23 +181,34 @@ std::error_code enable_packet_info(int fd, int family) {
 
 void read_packet_info(msghdr& msg, Datagram& out) noexcept {
   out.has_local = false;
+  bool have_v4 = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof(info));
       sockaddr_in sin{};
       sin.sin_family = AF_INET;
       sin.sin_addr = info.ipi_addr;
+      out.destination = SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
+      // Reply from the address the kernel would (ipi_spec_dst), not from the header's
+      // destination, which may be a broadcast address; 0 (never seen) means "unknown".
+      if (info.ipi_spec_dst.s_addr != 0) {
+        sin.sin_addr = info.ipi_spec_dst;
+      }
       out.local = SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin));
       out.ifindex = info.ipi_ifindex;
       out.has_local = true;
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      have_v4 = true;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(in6_pktinfo)) && !have_v4) {
       in6_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof(info));
       sockaddr_in6 sin6{};
       sin6.sin6_family = AF_INET6;
       sin6.sin6_addr = info.ipi6_addr;
       out.local = SockAddr(reinterpret_cast<const sockaddr*>(&sin6), sizeof(sin6));
+      out.destination = out.local;
       out.ifindex = static_cast<int>(info.ipi6_ifindex);
       out.has_local = true;
     }

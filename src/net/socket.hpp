@@ -54,23 +54,35 @@ std::error_code enable_error_queue(int fd, int family);
 int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept;
 
 // Turns on delivery of the destination address of each datagram (IP_PKTINFO,
-// IPV6_RECVPKTINFO), so replies from a wildcard socket leave from the address the client used.
+// IPV6_RECVPKTINFO), so replies from a wildcard socket leave from the address the client used,
+// and the UDP guard can tell how a datagram arrived (open_listener turns it on for every UDP
+// socket). On an IPv6 socket it asks for IP_PKTINFO too, for the IPv4 datagrams of dual stack.
 std::error_code enable_packet_info(int fd, int family);
 
 // One received datagram: its length, whether it was cut, where it came from and, when
-// packet info is on, the local address it was sent to.
+// packet info is on, the address it was sent to and the one to reply from.
 struct Datagram {
   std::size_t size = 0;
   bool truncated = false;
   SockAddr peer;
-  bool has_local = false;
-  SockAddr local;  // only the address; port unset
+  bool has_local = false;  // whether local and destination are known
+  // The address to reply from (only the address; port unset): for IPv4 the kernel's choice,
+  // ipi_spec_dst, which for a datagram to a broadcast or multicast address is an address of
+  // the receiving interface; for IPv6, ipi6_addr. AF_INET for an IPv4 datagram, also on a
+  // dual-stack IPv6 socket.
+  SockAddr local;
+  // The destination address in the datagram's header (ipi_addr, ipi6_addr): may be broadcast or
+  // multicast, unlike local. AF_INET, or IPv4-mapped IPv6, exactly when the datagram came over
+  // IPv4.
+  SockAddr destination;
   int ifindex = 0;
 };
 
-// Sets out.local, out.ifindex and out.has_local from the IP_PKTINFO or IPV6_PKTINFO control
-// message of a received datagram, if msg (a recvmsg header: only its control fields are read)
-// carries one.
+// Sets out.local, out.destination, out.ifindex and out.has_local from the IP_PKTINFO or
+// IPV6_PKTINFO control message of a received datagram, if msg (a recvmsg header: only its
+// control fields are read) carries one. When both come (an IPv4 datagram on a dual-stack IPv6
+// socket), IP_PKTINFO wins: it has the reply address. A message too short for its payload is
+// ignored.
 void read_packet_info(msghdr& msg, Datagram& out) noexcept;
 
 // recvmsg into buf; a negative errno on failure (-EAGAIN when nothing is queued).
