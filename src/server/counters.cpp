@@ -24,6 +24,7 @@ void CounterTotals::add(const Counters& c) noexcept {
   udp_truncated += c.udp_truncated.load(r);
   udp_denied_port += c.udp_denied_port.load(r);
   udp_denied_self += c.udp_denied_self.load(r);
+  udp_denied_address += c.udp_denied_address.load(r);
   udp_rate_limited += c.udp_rate_limited.load(r);
 }
 
@@ -32,11 +33,12 @@ std::string CounterTotals::to_string() const {
       "tcp_accepted={} tcp_closed={} tcp_bytes_in={} tcp_bytes_out={} tcp_resets={} "
       "accept_errors={} udp_in={} udp_out={} udp_bytes_in={} udp_bytes_out={} udp_dropped={} "
       "tcp_refused_max={} tcp_refused_per_ip={} tcp_idle_closed={} tcp_drain_cut={} "
-      "udp_truncated={} udp_denied_port={} udp_denied_self={} udp_rate_limited={}",
+      "udp_truncated={} udp_denied_port={} udp_denied_self={} udp_denied_address={} "
+      "udp_rate_limited={}",
       tcp_accepted, tcp_closed, tcp_bytes_in, tcp_bytes_out, tcp_resets, accept_errors, udp_in,
       udp_out, udp_bytes_in, udp_bytes_out, udp_dropped, tcp_refused_max, tcp_refused_per_ip,
       tcp_idle_closed, tcp_drain_cut, udp_truncated, udp_denied_port, udp_denied_self,
-      udp_rate_limited);
+      udp_denied_address, udp_rate_limited);
 }
 
 }  // namespace netecho::server

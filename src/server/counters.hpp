@@ -28,6 +28,8 @@ struct Counters {
   std::atomic<std::uint64_t> udp_truncated{0};       // larger than --udp-buffer: dropped
   std::atomic<std::uint64_t> udp_denied_port{0};     // source port 0 or on --udp-deny-ports
   std::atomic<std::uint64_t> udp_denied_self{0};     // from one of the server's own UDP ports
+  std::atomic<std::uint64_t> udp_denied_address{0};  // source or destination not unicast, or
+                                                     // a mapped source not over IPv4
   std::atomic<std::uint64_t> udp_rate_limited{0};    // over --udp-rate for its source
 
   void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -41,7 +43,8 @@ struct CounterTotals {
                 tcp_resets = 0, accept_errors = 0, udp_in = 0, udp_out = 0, udp_bytes_in = 0,
                 udp_bytes_out = 0, udp_dropped = 0;
   std::uint64_t tcp_refused_max = 0, tcp_refused_per_ip = 0, tcp_idle_closed = 0, tcp_drain_cut = 0,
-                udp_truncated = 0, udp_denied_port = 0, udp_denied_self = 0, udp_rate_limited = 0;
+                udp_truncated = 0, udp_denied_port = 0, udp_denied_self = 0, udp_denied_address = 0,
+                udp_rate_limited = 0;
   void add(const Counters& c) noexcept;
   std::string to_string() const;  // "key=value ..." on one line
 };

@@ -25,6 +25,8 @@ std::string_view to_string(Guard g) noexcept {
       return "udp_denied_port";
     case Guard::udp_denied_self:
       return "udp_denied_self";
+    case Guard::udp_denied_address:
+      return "udp_denied_address";
     case Guard::udp_rate_limited:
       return "udp_rate_limited";
   }

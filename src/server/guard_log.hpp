@@ -28,9 +28,10 @@ enum class Guard : std::uint8_t {
   udp_truncated,       // larger than the receive buffer (--udp-buffer)
   udp_denied_port,     // source port 0 or on --udp-deny-ports
   udp_denied_self,     // from one of the server's own UDP addresses
+  udp_denied_address,  // source or destination not unicast, or a mapped source not over IPv4
   udp_rate_limited,    // over --udp-rate for its source
 };
-inline constexpr std::size_t kGuardKinds = 8;
+inline constexpr std::size_t kGuardKinds = 9;
 
 std::string_view to_string(Guard g) noexcept;
 

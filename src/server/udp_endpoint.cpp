@@ -9,15 +9,17 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
   }
   counters.add(counters.udp_in);
   counters.add(counters.udp_bytes_in, c.data.size());
-  // A datagram cut by the receive buffer is never answered short; and source port 0 cannot be
-  // a real client (a reply there is a reflection vector). The guard adds the rest (udp_guard.hpp).
+  // A datagram cut by the receive buffer is never answered short; source port 0 cannot be a
+  // real client, nor can an unspecified, broadcast or multicast address (a reply there is a
+  // reflection vector). The guard adds the rest (udp_guard.hpp).
   if (guard_ != nullptr) {
     const UdpVerdict verdict = guard_->check(*c.datagram, c.data.size());
     if (verdict != UdpVerdict::answer) {
       guard_->count(verdict, counters);
       return;
     }
-  } else if (c.datagram->truncated || c.datagram->peer.port() == 0) {
+  } else if (c.datagram->truncated || c.datagram->peer.port() == 0 ||
+             !UdpGuard::is_unicast_exchange(*c.datagram)) {
     counters.add(counters.udp_dropped);
     return;
   }

@@ -31,6 +31,25 @@ bool is_loopback_address(const SourceKey& k) noexcept {
   return k.bytes == kV6Loopback || (k.is_loopback() && k.bytes[10] == 0xff);  // ::1, 127/8
 }
 
+bool is_ipv4(const SourceKey& k) noexcept {  // ::ffff:a.b.c.d, the form IPv4 takes here
+  return std::all_of(k.bytes.begin(), k.bytes.begin() + 10, [](auto b) { return b == 0; }) &&
+         k.bytes[10] == 0xff && k.bytes[11] == 0xff;
+}
+
+// Whether an address can be one host's: not unspecified (0.0.0.0/8, ::), multicast
+// (224.0.0.0/4, ff00::/8) or the limited broadcast 255.255.255.255 (IPv4 also in its ::ffff:
+// form). A reply to 0.0.0.0 reaches 127.0.0.1, one to a broadcast or multicast address every
+// listener around.
+bool is_unicast_address(const SourceKey& k) noexcept {
+  if (is_ipv4(k)) {
+    const std::uint8_t first = k.bytes[12];
+    const bool broadcast =
+        std::all_of(k.bytes.begin() + 12, k.bytes.end(), [](auto b) { return b == 0xff; });
+    return first != 0 && (first & 0xf0) != 0xe0 && !broadcast;
+  }
+  return k.bytes[0] != 0xff && k.bytes != SourceKey{}.bytes;
+}
+
 // Digits only, at most max: the number, or nullopt.
 std::optional<std::uint64_t> parse_number(std::string_view text, std::uint64_t max) {
   if (text.empty() || text.size() > 10 ||
@@ -208,9 +227,40 @@ bool UdpGuard::is_own_address(const net::Datagram& d) const noexcept {
   return std::find(host_addresses_.begin(), host_addresses_.end(), peer) != host_addresses_.end();
 }
 
+bool UdpGuard::is_unicast_exchange(const net::Datagram& d) noexcept {
+  const SourceKey peer = exact_address(d.peer);
+  if (!is_unicast_address(peer)) {
+    return false;
+  }
+  if (d.has_local) {
+    const SourceKey destination = exact_address(d.destination);
+    if (!is_unicast_address(destination)) {
+      return false;
+    }
+    // For IPv4 the kernel's reply address (ipi_spec_dst) is the header's destination exactly
+    // when that is one of this host's unicast addresses; it differs for a broadcast (also a
+    // subnet's, 192.0.2.255) and for a multicast group.
+    if (d.destination.family() == AF_INET && d.local.family() == AF_INET &&
+        !(exact_address(d.local) == destination)) {
+      return false;
+    }
+  }
+  // An IPv4-mapped source is genuine only on a datagram that came over IPv4 (to a dual-stack
+  // socket). Sent natively over IPv6 to a socket bound to a specific IPv6 address, it is a
+  // forgery, and Linux would send the reply over IPv4: to 127.0.0.1, say.
+  if (d.peer.family() == AF_INET6 && is_ipv4(peer)) {
+    return d.has_local &&
+           (d.destination.family() == AF_INET || is_ipv4(exact_address(d.destination)));
+  }
+  return true;
+}
+
 UdpVerdict UdpGuard::check(const net::Datagram& d, std::size_t size) noexcept {
   if (d.truncated || size > config_.buffer) {
     return UdpVerdict::oversize;
+  }
+  if (!is_unicast_exchange(d)) {
+    return UdpVerdict::denied_address;
   }
   const std::uint16_t port = d.peer.port();
   if (port == 0 || config_.deny_ports.contains(port)) {
@@ -245,6 +295,10 @@ void UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
     case UdpVerdict::denied_self:
       counters.add(counters.udp_denied_self);
       kind = Guard::udp_denied_self;
+      break;
+    case UdpVerdict::denied_address:
+      counters.add(counters.udp_denied_address);
+      kind = Guard::udp_denied_address;
       break;
     case UdpVerdict::rate_limited:
       counters.add(counters.udp_rate_limited);

@@ -8,6 +8,14 @@
 //     1024, where echo, chargen, daytime, DNS and NTP servers live, and 2049, NFS);
 //   - it comes from one of the server's own UDP ports on one of this host's addresses (a
 //     datagram forged to come from the server itself, or from another of its listeners);
+//   - whatever its port, its source address is unspecified (0.0.0.0/8, ::), multicast
+//     (224.0.0.0/4, ff00::/8) or the limited broadcast 255.255.255.255 (also ::ffff:-mapped):
+//     a reply to 0.0.0.0:P reaches 127.0.0.1:P, a loopback-only service;
+//   - it was sent to an address that is not one of this host's unicast ones (0.0.0.0, a
+//     broadcast, a multicast group, ::): one datagram would make every server around answer;
+//   - its source is IPv4-mapped (::ffff:a.b.c.d) but it did not come over IPv4 (it came over
+//     IPv6 to a socket bound to a specific IPv6 address): the reply would go over IPv4 to
+//     a.b.c.d, e.g. 127.0.0.1;
 //   - its source address has used up its token bucket (--udp-rate, --udp-burst): at most
 //     `rate` replies per second per source, after a burst. A dropped datagram also breaks a
 //     ping-pong loop between two servers, so loops die within a burst.
@@ -101,7 +109,14 @@ class UdpRateLimiter {
   std::unique_ptr<Shard[]> shards_;
 };
 
-enum class UdpVerdict : std::uint8_t { answer, oversize, denied_port, denied_self, rate_limited };
+enum class UdpVerdict : std::uint8_t {
+  answer,
+  oversize,
+  denied_port,
+  denied_self,
+  denied_address,  // source or destination not unicast, or a mapped source not over IPv4
+  rate_limited,
+};
 
 class UdpGuard {
  public:
@@ -110,13 +125,20 @@ class UdpGuard {
   UdpGuard(const UdpGuardConfig& config, std::vector<std::uint16_t> own_ports, GuardLog& log);
 
   // The verdict on a datagram of size bytes as received (truncated: cut by the receive
-  // buffer). An answer costs its source a token. Thread-safe.
+  // buffer). d.has_local, d.local and d.destination come from packet info, which every UDP
+  // listener turns on; without them an IPv4-mapped source is refused. An answer costs its
+  // source a token. Thread-safe.
   UdpVerdict check(const net::Datagram& d, std::size_t size) noexcept;
 
   // Counts a refusal in counters (udp_dropped and its own counter) and in the guard log.
   void count(UdpVerdict verdict, Counters& counters) noexcept;
 
   const UdpGuardConfig& config() const noexcept { return config_; }
+
+  // The address part of check(), which needs no state: whether d's source is a unicast address
+  // that may be answered and d was sent to this host alone (see the list at the top of this
+  // file).
+  static bool is_unicast_exchange(const net::Datagram& d) noexcept;
 
  private:
   bool is_own_address(const net::Datagram& d) const noexcept;

@@ -1,18 +1,21 @@
 // The guards' pure parts: option parsers, the per-source key, the connection limits (also under
-// concurrent use, for the TSan build), the UDP token buckets on a synthetic clock, the idle
-// tracker's arithmetic and the guard log's throttling.
+// concurrent use, for the TSan build), the UDP token buckets on a synthetic clock, the UDP
+// guard's verdicts on source and destination addresses (and the packet info they come from),
+// the idle tracker's arithmetic and the guard log's throttling.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "server/counters.hpp"
 #include "server/guard_log.hpp"
 #include "server/idle.hpp"
 #include "server/limits.hpp"
@@ -217,6 +220,261 @@ TEST(UdpRateLimiter, ManySourcesStayBoundedAndServed) {
         SourceKey::from(net::SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)));
     ASSERT_TRUE(limiter.allow(key, 5000 * kMs)) << i;
   }
+}
+
+// A datagram from peer as the guard sees it. local: the address packet info gives to reply
+// from (none: no packet info); destination: the header's destination, by default local.
+net::Datagram datagram(const net::SockAddr& peer, std::optional<net::SockAddr> local = {},
+                       std::optional<net::SockAddr> destination = {}) {
+  net::Datagram d;
+  d.peer = peer;
+  d.size = 5;
+  if (local) {
+    d.has_local = true;
+    d.local = *local;
+    d.destination = destination ? *destination : *local;
+  }
+  return d;
+}
+
+constexpr std::uint16_t kOwnPort = 7007;
+
+// Everything but the address checks out of the way: no rate limit, and the client ports used
+// here (40000) are not on the deny list.
+UdpGuardConfig unlimited() {
+  UdpGuardConfig config;
+  config.rate = 0;
+  return config;
+}
+
+TEST(UdpGuard, RefusesUnspecifiedSourcesWhateverThePort) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  // The review's case: 0.0.0.0:P to 0.0.0.0 (taken as a broadcast); a reply to 0.0.0.0:P
+  // would reach 127.0.0.1:P. Refused for its source alone, also with an ordinary destination.
+  EXPECT_EQ(guard.check(datagram(v4("0.0.0.0", 40000), v4("127.0.0.1", 0), v4("0.0.0.0", 0)), 5),
+            UdpVerdict::denied_address);
+  for (const std::uint16_t port : {std::uint16_t{40000}, kOwnPort, std::uint16_t{65535}}) {
+    EXPECT_EQ(guard.check(datagram(v4("0.0.0.0", port), v4("127.0.0.1", 0)), 5),
+              UdpVerdict::denied_address)
+        << port;
+    EXPECT_EQ(guard.check(datagram(v4("0.0.0.0", port)), 5), UdpVerdict::denied_address) << port;
+  }
+  // The rest of 0.0.0.0/8, and the mapped forms on a dual-stack socket.
+  EXPECT_EQ(guard.check(datagram(v4("0.1.2.3", 40000), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v4("0.255.255.255", 40000), v4("192.0.2.1", 0)), 5),
+            UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:0.0.0.0", 40000), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:0.1.2.3", 40000), v6("::ffff:127.0.0.1", 0)), 5),
+            UdpVerdict::denied_address);
+  // IPv6's unspecified address.
+  EXPECT_EQ(guard.check(datagram(v6("::", 40000), v6("::1", 0)), 5), UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v6("::", 40000)), 5), UdpVerdict::denied_address);
+}
+
+TEST(UdpGuard, RefusesMulticastSources) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  for (const char* ip : {"224.0.0.1", "239.255.255.250", "233.252.0.1"}) {
+    EXPECT_EQ(guard.check(datagram(v4(ip, 40000), v4("192.0.2.1", 0)), 5),
+              UdpVerdict::denied_address)
+        << ip;
+    const auto mapped = v6((std::string("::ffff:") + ip).c_str(), 40000);
+    EXPECT_EQ(guard.check(datagram(mapped, v4("192.0.2.1", 0)), 5), UdpVerdict::denied_address)
+        << ip;
+  }
+  for (const char* ip : {"ff02::1", "ff05::1:3", "ff0e::101"}) {
+    EXPECT_EQ(guard.check(datagram(v6(ip, 40000), v6("2001:db8::5", 0)), 5),
+              UdpVerdict::denied_address)
+        << ip;
+  }
+}
+
+TEST(UdpGuard, RefusesTheBroadcastSource) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  EXPECT_EQ(guard.check(datagram(v4("255.255.255.255", 40000), v4("192.0.2.1", 0)), 5),
+            UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v4("255.255.255.255", 40000)), 5), UdpVerdict::denied_address);
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:255.255.255.255", 40000), v4("192.0.2.1", 0)), 5),
+            UdpVerdict::denied_address);
+}
+
+TEST(UdpGuard, RefusesDatagramsNotSentToAUnicastAddress) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  const auto client = v4("192.0.2.10", 40000);
+  // IPv4: the header's destination, with the kernel's reply address (an interface's) as local.
+  for (const char* to : {"0.0.0.0", "255.255.255.255", "224.0.0.1", "239.1.2.3"}) {
+    EXPECT_EQ(guard.check(datagram(client, v4("192.0.2.1", 0), v4(to, 0)), 5),
+              UdpVerdict::denied_address)
+        << to;
+    // On a dual-stack socket that gave only IPV6_PKTINFO: the mapped form.
+    const auto mapped = v6((std::string("::ffff:") + to).c_str(), 0);
+    EXPECT_EQ(guard.check(datagram(v6("::ffff:192.0.2.10", 40000), mapped), 5),
+              UdpVerdict::denied_address)
+        << to;
+  }
+  // A subnet's broadcast address: only the kernel's reply address tells it apart.
+  EXPECT_EQ(guard.check(datagram(client, v4("192.0.2.1", 0), v4("192.0.2.255", 0)), 5),
+            UdpVerdict::denied_address);
+  // IPv6: multicast groups, and the unspecified address.
+  for (const char* to : {"ff02::1", "ff02::1:ff00:5", "ff0e::1", "::"}) {
+    EXPECT_EQ(guard.check(datagram(v6("2001:db8::10", 40000), v6(to, 0)), 5),
+              UdpVerdict::denied_address)
+        << to;
+  }
+}
+
+TEST(UdpGuard, RefusesAMappedSourceThatDidNotComeOverIpv4) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  // A native IPv6 datagram with source ::ffff:127.0.0.1 to a socket bound to a specific IPv6
+  // address: Linux would send the reply over IPv4 to 127.0.0.1.
+  for (const char* local : {"2001:db8::5", "::1", "fe80::1"}) {
+    for (const char* from : {"::ffff:127.0.0.1", "::ffff:192.0.2.10"}) {
+      EXPECT_EQ(guard.check(datagram(v6(from, 40000), v6(local, 0)), 5), UdpVerdict::denied_address)
+          << from << " to " << local;
+    }
+  }
+  // Without packet info there is no telling how it came: refused too.
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:192.0.2.10", 40000)), 5), UdpVerdict::denied_address);
+}
+
+TEST(UdpGuard, AnswersLocalClientsOverIpv4Ipv6AndDualStack) {
+  GuardLog log;
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  // 127.0.0.1 to a 127.0.0.1 listener.
+  EXPECT_EQ(guard.check(datagram(v4("127.0.0.1", 40000), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::answer);
+  // An IPv4 client on 127.0.0.1 to a dual-stack [::] listener: mapped source, and IP_PKTINFO
+  // (AF_INET) or, failing that, IPV6_PKTINFO (mapped) as local.
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:127.0.0.1", 40000), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::answer);
+  EXPECT_EQ(guard.check(datagram(v6("::ffff:127.0.0.1", 40000), v6("::ffff:127.0.0.1", 0)), 5),
+            UdpVerdict::answer);
+  // ::1 to ::1.
+  EXPECT_EQ(guard.check(datagram(v6("::1", 40000), v6("::1", 0)), 5), UdpVerdict::answer);
+  // Remote unicast clients, also without packet info.
+  EXPECT_EQ(guard.check(datagram(v4("192.0.2.10", 40000), v4("192.0.2.1", 0)), 5),
+            UdpVerdict::answer);
+  EXPECT_EQ(guard.check(datagram(v4("192.0.2.10", 40000)), 5), UdpVerdict::answer);
+  EXPECT_EQ(guard.check(datagram(v6("2001:db8::10", 40000), v6("2001:db8::5", 0)), 5),
+            UdpVerdict::answer);
+  // The other checks still come after the address ones.
+  EXPECT_EQ(guard.check(datagram(v4("127.0.0.1", 53), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::denied_port);
+  EXPECT_EQ(guard.check(datagram(v4("127.0.0.1", kOwnPort), v4("127.0.0.1", 0)), 5),
+            UdpVerdict::denied_self);
+}
+
+TEST(UdpGuard, CountsAnAddressRefusalInItsOwnCounter) {
+  GuardLog log(std::chrono::hours(1));
+  UdpGuard guard(unlimited(), {kOwnPort}, log);
+  Counters counters;
+  testing::internal::CaptureStderr();
+  guard.count(UdpVerdict::denied_address, counters);
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(counters.udp_denied_address.load(), 1u);
+  EXPECT_EQ(counters.udp_dropped.load(), 1u);
+  EXPECT_NE(out.find("udp_denied_address=1"), std::string::npos) << out;
+  CounterTotals totals;
+  totals.add(counters);
+  EXPECT_NE(totals.to_string().find(" udp_denied_address=1 "), std::string::npos)
+      << totals.to_string();
+}
+
+// A control buffer holding the given control messages, as recvmsg fills it.
+class Control {
+ public:
+  template <typename T>
+  void add(int level, int type, const T& data, std::size_t len = CMSG_LEN(sizeof(T))) {
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(buf_ + used_);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = len;
+    std::memcpy(CMSG_DATA(c), &data, sizeof(T));
+    used_ += CMSG_SPACE(sizeof(T));
+  }
+  msghdr msg() {
+    msghdr m{};
+    m.msg_control = buf_;
+    m.msg_controllen = used_;
+    return m;
+  }
+
+ private:
+  alignas(cmsghdr) unsigned char buf_[256] = {};
+  std::size_t used_ = 0;
+};
+
+in_pktinfo pktinfo(const char* addr, const char* spec_dst) {
+  in_pktinfo info{};
+  info.ipi_ifindex = 2;
+  ::inet_pton(AF_INET, addr, &info.ipi_addr);
+  ::inet_pton(AF_INET, spec_dst, &info.ipi_spec_dst);
+  return info;
+}
+
+in6_pktinfo pktinfo6(const char* addr) {
+  in6_pktinfo info{};
+  info.ipi6_ifindex = 3;
+  ::inet_pton(AF_INET6, addr, &info.ipi6_addr);
+  return info;
+}
+
+TEST(ReadPacketInfo, RepliesFromTheKernelsAddressNotTheHeadersDestination) {
+  Control control;
+  control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("255.255.255.255", "192.0.2.1"));
+  msghdr msg = control.msg();
+  net::Datagram d;
+  net::read_packet_info(msg, d);
+  ASSERT_TRUE(d.has_local);
+  EXPECT_EQ(d.local, v4("192.0.2.1", 0));
+  EXPECT_EQ(d.destination, v4("255.255.255.255", 0));
+  EXPECT_EQ(d.ifindex, 2);
+}
+
+TEST(ReadPacketInfo, PrefersIpv4InfoOnADualStackSocketInEitherOrder) {
+  for (const bool v4_first : {false, true}) {
+    Control control;
+    if (v4_first) {
+      control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("127.0.0.1", "127.0.0.1"));
+    }
+    control.add(IPPROTO_IPV6, IPV6_PKTINFO, pktinfo6("::ffff:127.0.0.1"));
+    if (!v4_first) {
+      control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("127.0.0.1", "127.0.0.1"));
+    }
+    msghdr msg = control.msg();
+    net::Datagram d;
+    net::read_packet_info(msg, d);
+    ASSERT_TRUE(d.has_local) << v4_first;
+    EXPECT_EQ(d.local, v4("127.0.0.1", 0)) << v4_first;
+    EXPECT_EQ(d.destination, v4("127.0.0.1", 0)) << v4_first;
+  }
+  Control v6_only;
+  v6_only.add(IPPROTO_IPV6, IPV6_PKTINFO, pktinfo6("2001:db8::5"));
+  msghdr msg = v6_only.msg();
+  net::Datagram d;
+  net::read_packet_info(msg, d);
+  ASSERT_TRUE(d.has_local);
+  EXPECT_EQ(d.local, v6("2001:db8::5", 0));
+  EXPECT_EQ(d.destination, v6("2001:db8::5", 0));
+  EXPECT_EQ(d.ifindex, 3);
+}
+
+TEST(ReadPacketInfo, IgnoresAMessageTooShortForItsPayload) {
+  Control control;
+  control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("127.0.0.1", "127.0.0.1"),
+              CMSG_LEN(sizeof(in_pktinfo) - 4));
+  control.add(IPPROTO_IPV6, IPV6_PKTINFO, pktinfo6("::1"), CMSG_LEN(8));
+  msghdr msg = control.msg();
+  net::Datagram d;
+  d.has_local = true;  // from an earlier datagram
+  net::read_packet_info(msg, d);
+  EXPECT_FALSE(d.has_local);
 }
 
 TEST(IdleTracker, ClosesBetweenTheTimeoutAndNineEighthsOfIt) {
