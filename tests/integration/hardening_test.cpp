@@ -10,7 +10,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
@@ -272,6 +276,102 @@ bool send_forged_udp(std::uint16_t source_port, std::uint16_t dest_port, const B
   return ::sendto(raw.fd(), packet.data(), packet.size(), 0,
                   reinterpret_cast<const sockaddr*>(&dst),
                   sizeof(dst)) == static_cast<ssize_t>(packet.size());
+}
+
+// Puts one IPv4 UDP datagram from source:source_port to dest:dest_port on the loopback
+// interface as a received frame (an AF_PACKET socket, so root only), headers and all exactly as
+// given: unlike a raw IP socket, nothing fills in a source address of 0.0.0.0.
+bool inject_udp_on_loopback(const char* source, std::uint16_t source_port, const char* dest,
+                            std::uint16_t dest_port, const Bytes& payload) {
+  Socket packet(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP)));
+  const unsigned lo = ::if_nametoindex("lo");
+  if (!packet.valid() || lo == 0) {
+    return false;
+  }
+  std::vector<std::byte> frame(14 + sizeof(iphdr) + sizeof(udphdr) + payload.size());
+  frame[12] = std::byte{0x08};  // EtherType IPv4; both MAC addresses 0, as lo's are
+  iphdr ip{};
+  ip.version = 4;
+  ip.ihl = 5;
+  ip.ttl = 64;
+  ip.protocol = IPPROTO_UDP;
+  ip.tot_len = htons(static_cast<std::uint16_t>(frame.size() - 14));
+  ::inet_pton(AF_INET, source, &ip.saddr);
+  ::inet_pton(AF_INET, dest, &ip.daddr);
+  std::uint16_t words[sizeof(ip) / 2];
+  std::memcpy(words, &ip, sizeof(ip));
+  std::uint32_t sum = 0;
+  for (const std::uint16_t w : words) {
+    sum += w;
+  }
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  ip.check = static_cast<std::uint16_t>(~sum);
+  udphdr h{};
+  h.source = htons(source_port);
+  h.dest = htons(dest_port);
+  h.len = htons(static_cast<std::uint16_t>(sizeof(h) + payload.size()));
+  std::memcpy(frame.data() + 14, &ip, sizeof(ip));
+  std::memcpy(frame.data() + 14 + sizeof(ip), &h, sizeof(h));
+  std::memcpy(frame.data() + 14 + sizeof(ip) + sizeof(h), payload.data(), payload.size());
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_IP);
+  to.sll_ifindex = static_cast<int>(lo);
+  to.sll_halen = 6;
+  return ::sendto(packet.fd(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                  sizeof(to)) == static_cast<ssize_t>(frame.size());
+}
+
+// The same over IPv6, where the UDP checksum is required.
+bool inject_udp6_on_loopback(const char* source, std::uint16_t source_port, const char* dest,
+                             std::uint16_t dest_port, const Bytes& payload) {
+  Socket packet(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IPV6)));
+  const unsigned lo = ::if_nametoindex("lo");
+  if (!packet.valid() || lo == 0) {
+    return false;
+  }
+  const std::size_t udp_len = sizeof(udphdr) + payload.size();
+  std::vector<std::byte> frame(14 + 40 + udp_len);
+  frame[12] = std::byte{0x86};  // EtherType IPv6
+  frame[13] = std::byte{0xdd};
+  std::byte* ip = frame.data() + 14;
+  ip[0] = std::byte{0x60};  // version 6
+  const std::uint16_t payload_len = htons(static_cast<std::uint16_t>(udp_len));
+  std::memcpy(ip + 4, &payload_len, 2);
+  ip[6] = std::byte{IPPROTO_UDP};
+  ip[7] = std::byte{64};  // hop limit
+  ::inet_pton(AF_INET6, source, ip + 8);
+  ::inet_pton(AF_INET6, dest, ip + 24);
+  udphdr h{};
+  h.source = htons(source_port);
+  h.dest = htons(dest_port);
+  h.len = payload_len;
+  std::byte* udp = ip + 40;
+  std::memcpy(udp, &h, sizeof(h));
+  std::memcpy(udp + sizeof(h), payload.data(), payload.size());
+  // The checksum over the pseudo-header (addresses, length, next header) and the datagram.
+  std::uint32_t sum = static_cast<std::uint32_t>(udp_len) + IPPROTO_UDP;
+  const auto add_bytes = [&sum](const std::byte* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; i += 2) {
+      sum += (std::to_integer<std::uint32_t>(p[i]) << 8) +
+             (i + 1 < n ? std::to_integer<std::uint32_t>(p[i + 1]) : 0);
+    }
+  };
+  add_bytes(ip + 8, 32);
+  add_bytes(udp, udp_len);
+  while (sum >> 16 != 0) {
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  const std::uint16_t check = htons(sum == 0xffff ? 0xffff : static_cast<std::uint16_t>(~sum));
+  std::memcpy(udp + 6, &check, 2);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_IPV6);
+  to.sll_ifindex = static_cast<int>(lo);
+  to.sll_halen = 6;
+  return ::sendto(packet.fd(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                  sizeof(to)) == static_cast<ssize_t>(frame.size());
 }
 
 std::optional<Bytes> udp_recv(Socket& s, std::chrono::milliseconds timeout) {
@@ -723,6 +823,65 @@ TEST_P(Hardening, UdpNeverAnswersItsOwnAddress) {
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_denied_self"), forged);
   EXPECT_EQ(counts.at("udp_out"), forged);  // the sentinels only
+}
+
+TEST_P(Hardening, UdpNeverAnswersAnUnspecifiedSourceSentToTheUnspecifiedAddress) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "forging a 0.0.0.0 source needs a packet socket, so root (CI runs as root)";
+  }
+  // Linux takes a datagram from 0.0.0.0 to 0.0.0.0 as a broadcast, and routes a reply to
+  // 0.0.0.0:P to 127.0.0.1:P: answered, it would put attacker bytes into a loopback-only
+  // service. The victim here is a socket on 127.0.0.1:P.
+  Server server(serve_args({"--udp", "0.0.0.0:0", "--threads", "1"}));
+  const auto port = server.port("udp");
+  Socket victim = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
+  sockaddr_in at{};
+  socklen_t len = sizeof(at);
+  ASSERT_EQ(::getsockname(victim.fd(), reinterpret_cast<sockaddr*>(&at), &len), 0);
+  ASSERT_TRUE(inject_udp_on_loopback("0.0.0.0", ntohs(at.sin_port), "0.0.0.0", port,
+                                     to_bytes("reflect me")))
+      << std::strerror(errno);
+  Socket sentinel = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
+  udp_send_to(sentinel, port, to_bytes("sentinel"));
+  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_FALSE(anything_arrives(victim, 200ms)) << "the forged datagram was answered";
+  const auto counts = stop_and_count(server);
+  EXPECT_EQ(counts.at("udp_in"), 2u) << "the forged datagram did not reach the server";
+  EXPECT_EQ(counts.at("udp_denied_address"), 1u);
+  EXPECT_EQ(counts.at("udp_out"), 1u);  // the sentinel only
+}
+
+TEST_P(Hardening, UdpNeverAnswersAMappedSourceThatCameOverIpv6) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "forging an IPv6 source needs a packet socket, so root (CI runs as root)";
+  }
+  // A native IPv6 datagram from ::ffff:127.0.0.1:P to a listener on [::1]: answered, Linux would
+  // send the reply over IPv4 to 127.0.0.1:P, a loopback-only service.
+  Server server(serve_args({"--udp", "[::1]:0", "--threads", "1"}));
+  const auto port = server.port("udp");
+  Socket victim = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
+  sockaddr_in at{};
+  socklen_t len = sizeof(at);
+  ASSERT_EQ(::getsockname(victim.fd(), reinterpret_cast<sockaddr*>(&at), &len), 0);
+  ASSERT_TRUE(inject_udp6_on_loopback("::ffff:127.0.0.1", ntohs(at.sin_port), "::1", port,
+                                      to_bytes("reflect me")))
+      << std::strerror(errno);
+  // A genuine ::1 client is answered (through the same path: a frame on lo).
+  Socket sentinel(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in6 six{};
+  six.sin6_family = AF_INET6;
+  six.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::bind(sentinel.fd(), reinterpret_cast<const sockaddr*>(&six), sizeof(six)), 0);
+  socklen_t six_len = sizeof(six);
+  ASSERT_EQ(::getsockname(sentinel.fd(), reinterpret_cast<sockaddr*>(&six), &six_len), 0);
+  ASSERT_TRUE(
+      inject_udp6_on_loopback("::1", ntohs(six.sin6_port), "::1", port, to_bytes("sentinel")));
+  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_FALSE(anything_arrives(victim, 200ms)) << "the forged datagram was answered";
+  const auto counts = stop_and_count(server);
+  EXPECT_EQ(counts.at("udp_in"), 2u) << "the forged datagram did not reach the server";
+  EXPECT_EQ(counts.at("udp_denied_address"), 1u);
+  EXPECT_EQ(counts.at("udp_out"), 1u);  // the sentinel only
 }
 
 // ------------------------------------------------------------------ signals and drain
