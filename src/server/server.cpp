@@ -91,7 +91,7 @@ Server::Server(const ServerConfig& config) : config_(config) {
         sockets.tcp.push_back(std::move(fd));
       } else {
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
-                                 udp_guard_.get());
+                                 udp_guard_.get(), b.addr.is_wildcard());
       }
     }
     workers_.push_back(std::make_unique<Worker>(

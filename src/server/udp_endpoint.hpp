@@ -16,8 +16,11 @@ class UdpEndpoint {
  public:
   // guard (shared by every endpoint, may be null: no guard but the refusal of source port 0)
   // decides which datagrams are answered; it must outlive the endpoint.
-  UdpEndpoint(net::Fd fd, service::DatagramMode mode, std::size_t limit, UdpGuard* guard = nullptr)
-      : fd_(std::move(fd)), mode_(mode), limit_(limit), guard_(guard) {}
+  // wildcard: the socket is bound to 0.0.0.0 or ::, so a reply must name its source (the
+  // address the datagram was sent to); a socket bound to one address replies from it anyway.
+  UdpEndpoint(net::Fd fd, service::DatagramMode mode, std::size_t limit, UdpGuard* guard = nullptr,
+              bool wildcard = true)
+      : fd_(std::move(fd)), mode_(mode), limit_(limit), guard_(guard), wildcard_(wildcard) {}
 
   int fd() const noexcept { return fd_.get(); }
 
@@ -32,6 +35,7 @@ class UdpEndpoint {
   service::DatagramMode mode_;
   std::size_t limit_;
   UdpGuard* guard_;
+  bool wildcard_;
 };
 
 }  // namespace netecho::server
