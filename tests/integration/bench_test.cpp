@@ -613,16 +613,16 @@ TEST(Bench, OpenLoopThatFallsBehindReportsWhatItNeverSent) {
 }
 
 TEST(Bench, LateUdpRepliesAreLateNotDuplicates) {
-  // The server stops for 1.5 s under a deep pipeline: the datagrams it owes time out (lost),
-  // and their replies, when it resumes, are late, never "second replies".
+  // The server is stopped for the first 1.5 s of a run with a deep pipeline: the datagrams
+  // queued for it time out (lost), and their replies, when it resumes, are late, never
+  // "second replies".
   Server server({"--udp", "127.0.0.1:0", "--threads", "1", "--udp-rate", "none"});
   TempFile out(".json");
-  Process run = Process::spawn({netecho_bin(), "bench", target("udp", server.port("udp")), "-c",
-                                "1", "-p", "256", "-t", "1", "-d", "4s", "--timeout", "500ms",
-                                "--json", out.path()});
-  std::this_thread::sleep_for(1s);  // the stall comes in the middle of the run: its subject
   ASSERT_EQ(::kill(server.process().pid(), SIGSTOP), 0);
-  std::this_thread::sleep_for(1500ms);
+  Process run = Process::spawn({netecho_bin(), "bench", target("udp", server.port("udp")), "-c",
+                                "1", "-p", "256", "-t", "1", "-d", "3s", "--timeout", "500ms",
+                                "--json", out.path()});
+  std::this_thread::sleep_for(1500ms);  // the length of the stall: the test's subject
   ASSERT_EQ(::kill(server.process().pid(), SIGCONT), 0);
   EXPECT_EQ(run.wait(20s), 1);  // losses are errors
   const json doc = out.parse();

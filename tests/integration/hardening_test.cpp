@@ -170,6 +170,17 @@ bool refused_without_echo(Socket& s) {
   return end && end->data.empty();
 }
 
+// The port a socket is bound to (IPv4 or IPv6).
+std::uint16_t local_port(const Socket& s) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return 0;
+  }
+  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port
+                                        : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
 // Sends into s without reading until the kernel takes no more (bounded by count); appends
 // what it sent to *sent_bytes when given.
 std::size_t fill_until_full(Socket& s, Bytes* sent_bytes = nullptr) {
@@ -835,10 +846,7 @@ TEST_P(Hardening, UdpNeverAnswersAnUnspecifiedSourceSentToTheUnspecifiedAddress)
   Server server(serve_args({"--udp", "0.0.0.0:0", "--threads", "1"}));
   const auto port = server.port("udp");
   Socket victim = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
-  sockaddr_in at{};
-  socklen_t len = sizeof(at);
-  ASSERT_EQ(::getsockname(victim.fd(), reinterpret_cast<sockaddr*>(&at), &len), 0);
-  ASSERT_TRUE(inject_udp_on_loopback("0.0.0.0", ntohs(at.sin_port), "0.0.0.0", port,
+  ASSERT_TRUE(inject_udp_on_loopback("0.0.0.0", local_port(victim), "0.0.0.0", port,
                                      to_bytes("reflect me")))
       << std::strerror(errno);
   Socket sentinel = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
@@ -860,10 +868,7 @@ TEST_P(Hardening, UdpNeverAnswersAMappedSourceThatCameOverIpv6) {
   Server server(serve_args({"--udp", "[::1]:0", "--threads", "1"}));
   const auto port = server.port("udp");
   Socket victim = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
-  sockaddr_in at{};
-  socklen_t len = sizeof(at);
-  ASSERT_EQ(::getsockname(victim.fd(), reinterpret_cast<sockaddr*>(&at), &len), 0);
-  ASSERT_TRUE(inject_udp6_on_loopback("::ffff:127.0.0.1", ntohs(at.sin_port), "::1", port,
+  ASSERT_TRUE(inject_udp6_on_loopback("::ffff:127.0.0.1", local_port(victim), "::1", port,
                                       to_bytes("reflect me")))
       << std::strerror(errno);
   // A genuine ::1 client is answered (through the same path: a frame on lo).
@@ -872,10 +877,8 @@ TEST_P(Hardening, UdpNeverAnswersAMappedSourceThatCameOverIpv6) {
   six.sin6_family = AF_INET6;
   six.sin6_addr = in6addr_loopback;
   ASSERT_EQ(::bind(sentinel.fd(), reinterpret_cast<const sockaddr*>(&six), sizeof(six)), 0);
-  socklen_t six_len = sizeof(six);
-  ASSERT_EQ(::getsockname(sentinel.fd(), reinterpret_cast<sockaddr*>(&six), &six_len), 0);
   ASSERT_TRUE(
-      inject_udp6_on_loopback("::1", ntohs(six.sin6_port), "::1", port, to_bytes("sentinel")));
+      inject_udp6_on_loopback("::1", local_port(sentinel), "::1", port, to_bytes("sentinel")));
   EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
   EXPECT_FALSE(anything_arrives(victim, 200ms)) << "the forged datagram was answered";
   const auto counts = stop_and_count(server);
