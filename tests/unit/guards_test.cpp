@@ -398,11 +398,13 @@ class Control {
     std::memcpy(CMSG_DATA(c), &data, sizeof(T));
     used_ += CMSG_SPACE(sizeof(T));
   }
-  msghdr msg() {
+  // What read_packet_info() makes of these messages, starting from d.
+  net::Datagram read(net::Datagram d = {}) {
     msghdr m{};
     m.msg_control = buf_;
     m.msg_controllen = used_;
-    return m;
+    net::read_packet_info(m, d);
+    return d;
   }
 
  private:
@@ -428,9 +430,7 @@ in6_pktinfo pktinfo6(const char* addr) {
 TEST(ReadPacketInfo, RepliesFromTheKernelsAddressNotTheHeadersDestination) {
   Control control;
   control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("255.255.255.255", "192.0.2.1"));
-  msghdr msg = control.msg();
-  net::Datagram d;
-  net::read_packet_info(msg, d);
+  const net::Datagram d = control.read();
   ASSERT_TRUE(d.has_local);
   EXPECT_EQ(d.local, v4("192.0.2.1", 0));
   EXPECT_EQ(d.destination, v4("255.255.255.255", 0));
@@ -447,18 +447,14 @@ TEST(ReadPacketInfo, PrefersIpv4InfoOnADualStackSocketInEitherOrder) {
     if (!v4_first) {
       control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("127.0.0.1", "127.0.0.1"));
     }
-    msghdr msg = control.msg();
-    net::Datagram d;
-    net::read_packet_info(msg, d);
+    const net::Datagram d = control.read();
     ASSERT_TRUE(d.has_local) << v4_first;
     EXPECT_EQ(d.local, v4("127.0.0.1", 0)) << v4_first;
     EXPECT_EQ(d.destination, v4("127.0.0.1", 0)) << v4_first;
   }
   Control v6_only;
   v6_only.add(IPPROTO_IPV6, IPV6_PKTINFO, pktinfo6("2001:db8::5"));
-  msghdr msg = v6_only.msg();
-  net::Datagram d;
-  net::read_packet_info(msg, d);
+  const net::Datagram d = v6_only.read();
   ASSERT_TRUE(d.has_local);
   EXPECT_EQ(d.local, v6("2001:db8::5", 0));
   EXPECT_EQ(d.destination, v6("2001:db8::5", 0));
@@ -470,11 +466,9 @@ TEST(ReadPacketInfo, IgnoresAMessageTooShortForItsPayload) {
   control.add(IPPROTO_IP, IP_PKTINFO, pktinfo("127.0.0.1", "127.0.0.1"),
               CMSG_LEN(sizeof(in_pktinfo) - 4));
   control.add(IPPROTO_IPV6, IPV6_PKTINFO, pktinfo6("::1"), CMSG_LEN(8));
-  msghdr msg = control.msg();
-  net::Datagram d;
-  d.has_local = true;  // from an earlier datagram
-  net::read_packet_info(msg, d);
-  EXPECT_FALSE(d.has_local);
+  net::Datagram earlier;
+  earlier.has_local = true;  // from an earlier datagram
+  EXPECT_FALSE(control.read(earlier).has_local);
 }
 
 TEST(IdleTracker, ClosesBetweenTheTimeoutAndNineEighthsOfIt) {
