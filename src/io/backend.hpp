@@ -109,6 +109,12 @@ class Backend {
 
   // Makes a poll() in progress (or the next one) return. Thread-safe and async-signal-safe.
   virtual void wake() noexcept = 0;
+
+  // Called by the owner's thread at the end, after it has forgotten and closed every
+  // descriptor: returns once the backend holds no reference to any socket, so that every port
+  // the owner bound is free for the next process the moment this one exits. Delivers nothing;
+  // the backend takes no new operation afterwards.
+  virtual void quiesce() noexcept = 0;
 };
 
 }  // namespace netecho::io

@@ -26,6 +26,16 @@ void Worker::drain() noexcept {
 }
 
 void Worker::run() {
+  try {
+    serve();
+  } catch (...) {
+    close_all();  // a failed worker releases its ports too, before the failure is reported
+    throw;
+  }
+  close_all();
+}
+
+void Worker::serve() {
   auto& backend = loop_.backend();
   for (std::size_t i = 0; i < sockets_.tcp.size(); ++i) {
     backend.accept(sockets_.tcp[i].get(), {static_cast<std::uint32_t>(i), 0});
@@ -48,6 +58,9 @@ void Worker::run() {
       }
     }
   }
+}
+
+void Worker::close_all() {
   close_listeners();
   for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
     TcpSession& s = sessions_[slot];
@@ -62,6 +75,8 @@ void Worker::run() {
     }
     finish(slot, TcpSession::Status::done);
   }
+  // Only when the backend holds no socket any more are the ports free for a restart.
+  loop_.backend().quiesce();
 }
 
 void Worker::close_listeners() {

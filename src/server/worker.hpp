@@ -41,7 +41,8 @@ class Worker final : private io::Handler {
          service::StreamService stream, WorkerShared shared);
 
   // The thread body: serves until stop() is called, or until a drain has finished; then closes
-  // every socket it owns.
+  // every socket it owns and returns only once the backend has released them all (so their
+  // ports are free again), also when it throws.
   void run();
   // Thread-safe: asks run() to return soon, cutting the connections still open.
   void stop() noexcept;
@@ -68,6 +69,9 @@ class Worker final : private io::Handler {
   static constexpr auto kDrainQuiet = std::chrono::milliseconds(250);
   static constexpr auto kDrainTick = std::chrono::milliseconds(50);
 
+  void serve();
+  // Closes every listener and connection, and waits until the backend has released them all.
+  void close_all();
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
   void refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter);

@@ -33,6 +33,8 @@ class EpollBackend final : public Backend {
   void forget(int fd) override;
   int poll(Handler& handler, std::chrono::nanoseconds timeout) override;
   void wake() noexcept override;
+  // Nothing to wait for: epoll holds no reference to a socket, so closing it releases it.
+  void quiesce() noexcept override {}
 
  private:
   static constexpr int kBatch = 64;  // accepts or datagrams per ready socket per wake-up

@@ -31,6 +31,8 @@ constexpr unsigned kSliceCompletions = 64;
 // How long a worker that has received must stay idle before it gives back buffer memory.
 constexpr std::chrono::nanoseconds kTrimAfter = std::chrono::seconds(1);
 constexpr int kMaxSlices = 256;
+// How long quiesce() waits for the kernel to give back the requests it cancels.
+constexpr std::chrono::milliseconds kQuiesceLimit{1000};
 
 [[noreturn]] void fail(int err, const char* what) {
   throw std::system_error(err, std::system_category(), what);
@@ -278,6 +280,11 @@ io_uring_sqe* UringBackend::get_sqe() {
   return sqe;
 }
 
+void UringBackend::tag(io_uring_sqe* sqe, std::uint64_t user_data) noexcept {
+  io_uring_sqe_set_data64(sqe, user_data);
+  ++in_flight_;
+}
+
 void UringBackend::prep_cancel(std::uint64_t target) {
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel64(sqe, target, 0);
@@ -320,7 +327,7 @@ void UringBackend::arm(std::uint32_t slot) {
         sqe->buf_group = static_cast<std::uint16_t>(Group::datagram);
         break;
     }
-    io_uring_sqe_set_data64(sqe, pack(wanted, ch.gen, slot));
+    tag(sqe, pack(wanted, ch.gen, slot));
     ch.armed = wanted;
   } else if (ch.armed != Kind::wake && ch.armed != wanted && !ch.cancelling) {
     // Stopped, or moving to the large buffers: cancel, and arm what is wanted (if anything)
@@ -332,14 +339,14 @@ void UringBackend::arm(std::uint32_t slot) {
     io_uring_sqe* sqe = get_sqe();
     // MSG_WAITALL: the kernel keeps sending until all is gone (or an error), one completion.
     io_uring_prep_send(sqe, ch.fd, ch.out.data(), ch.out.size(), MSG_NOSIGNAL | MSG_WAITALL);
-    io_uring_sqe_set_data64(sqe, pack(Kind::send, ch.gen, slot));
+    tag(sqe, pack(Kind::send, ch.gen, slot));
     ch.send_queued = false;
     ch.send_armed = true;
   }
   if (ch.connect_queued && !ch.connect_armed) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_poll_add(sqe, ch.fd, POLLOUT);
-    io_uring_sqe_set_data64(sqe, pack(Kind::connect, ch.gen, slot));
+    tag(sqe, pack(Kind::connect, ch.gen, slot));
     ch.connect_queued = false;
     ch.connect_armed = true;
   }
@@ -367,7 +374,7 @@ void UringBackend::flush() {
   if (!wake_armed_) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_read(sqe, wake_fd_.get(), &wake_value_, sizeof(wake_value_), 0);
-    io_uring_sqe_set_data64(sqe, pack(Kind::wake, 0, 0));
+    tag(sqe, pack(Kind::wake, 0, 0));
     wake_armed_ = true;
   }
   commit_buffers();
@@ -438,6 +445,7 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
       const io_uring_cqe copy = *cqe;
       ++seen;
       const auto kind = static_cast<Kind>(copy.user_data >> 56);
+      count_completion(kind, copy);
       if (kind == Kind::wake) {
         wake_armed_ = false;
       } else if (kind != Kind::cancel) {  // a cancel that found nothing to cancel: fine
@@ -467,6 +475,60 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     }
   }
   return delivered;
+}
+
+void UringBackend::count_completion(Kind kind, const io_uring_cqe& cqe) noexcept {
+  // A request's last completion is the one without F_MORE (a cancel's, posted only when it
+  // fails, belongs to no request of ours).
+  if (kind != Kind::cancel && (cqe.flags & IORING_CQE_F_MORE) == 0) {
+    --in_flight_;
+  }
+}
+
+void UringBackend::quiesce() noexcept {
+  // Every request in the kernel holds a reference to its socket, so a socket the owner has
+  // closed stays bound while a request on it lives. Left to io_uring_queue_exit(), the requests
+  // would be cancelled by the kernel's ring teardown, which runs in a kernel worker after the
+  // process has gone: a restart in those milliseconds found its port in use. So cancel them
+  // all here, on the ring's own thread, and reap until none is left. The last references drop
+  // as their completions are posted, so every closed socket is released when this returns.
+  if (!enabled_ || in_flight_ == 0) {
+    return;
+  }
+  cancels_.clear();
+  dirty_.clear();  // nothing new is armed from here on
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  if (sqe != nullptr) {
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);  // ANY: every request, all of them
+    io_uring_sqe_set_data64(sqe, pack(Kind::cancel, 0, 0));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kQuiesceLimit;
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    __kernel_timespec ts{0, 50'000'000};
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const auto kind = static_cast<Kind>(cqe->user_data >> 56);
+      count_completion(kind, *cqe);
+      if (kind == Kind::accept && cqe->res >= 0) {
+        ::close(cqe->res);  // accepted as the listener closed: nobody will serve it
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+  if (in_flight_ > 0) {
+    base::log("io_uring: {} request(s) still in the kernel after {} ms at exit; their sockets "
+              "are released when the kernel tears the ring down",
+              in_flight_, std::chrono::duration_cast<std::chrono::milliseconds>(kQuiesceLimit).count());
+  }
 }
 
 void UringBackend::wake() noexcept {

@@ -76,6 +76,7 @@ class UringBackend final : public Backend {
   void forget(int fd) override;
   int poll(Handler& handler, std::chrono::nanoseconds timeout) override;
   void wake() noexcept override;
+  void quiesce() noexcept override;
 
  private:
   // What an SQE (and so its completions) belongs to: the top byte of user_data. A receive's
@@ -163,6 +164,9 @@ class UringBackend final : public Backend {
   void want_read(int fd, Read read, Token t);
   void mark_dirty(std::uint32_t slot);
   io_uring_sqe* get_sqe();
+  // Sets the SQE of a request (not of a cancel) to user_data, and counts it in flight.
+  void tag(io_uring_sqe* sqe, std::uint64_t user_data) noexcept;
+  void count_completion(Kind kind, const io_uring_cqe& cqe) noexcept;
   void prep_cancel(std::uint64_t target);
   void flush();
   void arm(std::uint32_t slot);
@@ -198,6 +202,7 @@ class UringBackend final : public Backend {
   std::vector<Orphan> orphans_;
   std::chrono::steady_clock::time_point last_completion_{};  // for the idle trim
   std::uint64_t exhaustions_ = 0;  // receives ended by ENOBUFS (and armed again)
+  std::uint64_t in_flight_ = 0;    // requests submitted whose last completion has not come
 };
 
 }  // namespace netecho::io
