@@ -17,6 +17,9 @@ packages=(
   socat ncat
   # hardening tests: prlimit, and a short leak check under valgrind
   util-linux valgrind
+  # systemd-analyze (verify and rate dist/systemd's units) and systemd-socket-activate (the
+  # socket-activation tests); neither needs systemd as PID 1
+  systemd
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

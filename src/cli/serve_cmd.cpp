@@ -20,7 +20,13 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
       "SIGINT or SIGTERM: close the listeners, finish the echo in flight, exit 0 (exit 1 when\n"
       "--drain-timeout had to cut connections); a second signal stops at once. SIGHUP is\n"
       "logged and ignored. Exit 2: bad usage; 1: run-time failure. docs/SECURITY.md describes\n"
-      "every guard below and its default.");
+      "every guard below and its default.\n\n"
+      "Socket activation (systemd, systemd-socket-activate): sockets passed with LISTEN_FDS\n"
+      "are served by every worker instead of the defaults: a stream socket as TCP echo, a\n"
+      "datagram socket as UDP echo; the name (LISTEN_FDNAMES) 'echo', 'reverse' (UDP) or\n"
+      "'once' (TCP) chooses the mode. --tcp/--udp/--udp-reverse listeners are bound besides\n"
+      "them. Under a supervisor, NOTIFY_SOCKET gets READY=1, STATUS=, STOPPING=1 and, with\n"
+      "WATCHDOG_USEC, WATCHDOG=1. docs/OPERATIONS.md has the systemd units.");
   cmd->add_option("--tcp", args.tcp, "TCP echo listener (repeatable)")->type_name("HOST:PORT");
   cmd->add_option("--udp", args.udp, "UDP echo listener, RFC 862 (repeatable)")
       ->type_name("HOST:PORT");
@@ -56,6 +62,10 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
   cmd->add_option("--uring-buffer-size", args.uring_buffer_size)
       ->group("")
       ->check(CLI::Range(std::uint32_t{512}, std::uint32_t{1} << 20));
+  // Hidden, and for tests only: "AFTER,LENGTH" makes worker 0 block its loop thread for LENGTH,
+  // AFTER its start, as a stuck handler would, so that a test can watch the watchdog's pings
+  // stop (tests/integration/systemd_test.cpp). Never useful in production.
+  cmd->add_option("--test-stall-worker", args.test_stall_worker)->group("");
   cmd->add_option("--max-conns", args.max_conns,
                   "TCP connections open at once, over all threads; more are reset at once, "
                   "unechoed (default: from the open-file limit)")
@@ -111,9 +121,6 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   add(args.tcp, net::Transport::tcp, service::DatagramMode::echo, "--tcp");
   add(args.udp, net::Transport::udp, service::DatagramMode::echo, "--udp");
   add(args.udp_reverse, net::Transport::udp, service::DatagramMode::reverse, "--udp-reverse");
-  if (config.listeners.empty()) {
-    config.listeners = server::default_listeners();
-  }
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;
@@ -141,6 +148,16 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.udp_guard.rate = std::get<std::uint32_t>(rate);
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
+  if (!args.test_stall_worker.empty()) {
+    const std::string_view text = args.test_stall_worker;
+    const auto comma = text.find(',');
+    if (comma == std::string_view::npos) {
+      throw net::ConfigError("--test-stall-worker: expected AFTER,LENGTH", net::kExitUsage);
+    }
+    config.test_stall = server::ServerConfig::TestStall{
+        parse_duration_or_throw(text.substr(0, comma), "--test-stall-worker"),
+        parse_duration_or_throw(text.substr(comma + 1), "--test-stall-worker")};
+  }
   return config;
 }
 
@@ -157,7 +174,7 @@ int run_serve(const ServeArgs& args) {
     config.user = server::lookup_user(args.user);  // before anything is bound
   }
   server::Server::block_signals();
-  server::Server server(config);
+  server::Server server(config, server::take_passed_sockets(config.stream_mode));
   return server.run(stdout);
 }
 

@@ -101,6 +101,10 @@ class Backend {
                        const net::Datagram& to) noexcept = 0;
 
   // Drops every operation on fd before the owner closes it; no completion for fd follows.
+  // A listening socket is not shut down: an accept may take connections until the kernel
+  // sees the cancel (io_uring: at the next poll), and the backend closes those. An owner that
+  // wants connections refused from now on shuts the socket down (net::stop_listening); one
+  // whose socket is shared with a supervisor leaves it listening for the next process.
   virtual void forget(int fd) = 0;
 
   // Waits at most timeout (negative: forever) for completions and delivers each to handler.

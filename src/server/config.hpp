@@ -20,10 +20,14 @@ struct ListenerSpec {
   net::Transport transport = net::Transport::tcp;
   net::Endpoint endpoint;
   service::DatagramMode datagram_mode = service::DatagramMode::echo;  // UDP only
+  service::StreamMode stream_mode = service::StreamMode::echo;        // TCP only
 };
 
 struct ServerConfig {
+  // Bound by the server itself, besides any sockets a supervisor passed (activation.hpp).
   std::vector<ListenerSpec> listeners;
+  // --once: the mode of every TCP listener above, and of passed stream sockets whose name
+  // chooses none.
   service::StreamMode stream_mode = service::StreamMode::echo;
   std::size_t udp_max = 0;  // 0: whole datagrams
   unsigned threads = 0;     // 0: one per CPU this process may run on
@@ -36,6 +40,13 @@ struct ServerConfig {
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
   UdpGuardConfig udp_guard;
   std::optional<RunAs> user;  // --user: drop to it once bound
+  // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for
+  // `length`, `after` its start, as a handler stuck in a blocking call would.
+  struct TestStall {
+    std::chrono::nanoseconds after{0};
+    std::chrono::nanoseconds length{0};
+  };
+  std::optional<TestStall> test_stall;
 };
 
 // The listeners of a bare `netecho serve`: the original programs' addresses.

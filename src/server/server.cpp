@@ -15,21 +15,16 @@
 #include "net/error.hpp"
 #include "net/socket.hpp"
 #include "server/shutdown.hpp"
+#include "server/supervisor.hpp"
 
 namespace netecho::server {
 namespace {
 
-std::string mode_name(const ListenerSpec& spec, service::StreamMode stream) {
+std::string mode_name(const ListenerSpec& spec) {
   if (spec.transport == net::Transport::tcp) {
-    return stream == service::StreamMode::once ? "once" : "echo";
+    return spec.stream_mode == service::StreamMode::once ? "once" : "echo";
   }
   return spec.datagram_mode == service::DatagramMode::reverse ? "reverse" : "echo";
-}
-
-std::string describe(const ListenerSpec& spec) {
-  const bool v6 = spec.endpoint.host.find(':') != std::string::npos;
-  return fmt::format("{} {}{}{}:{}", net::to_string(spec.transport), v6 ? "[" : "",
-                     spec.endpoint.host, v6 ? "]" : "", spec.endpoint.port);
 }
 
 void raise_open_file_limit() {
@@ -43,41 +38,17 @@ void raise_open_file_limit() {
 
 unsigned available_cpus() { return base::available_cpus(); }
 
-Server::Server(const ServerConfig& config) : config_(config) {
+Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed) : config_(config) {
   backend_ = io::choose_backend(config.backend);
   threads_ = config.threads != 0 ? config.threads : available_cpus();
-  for (const auto& spec : config_.listeners) {
-    auto resolved = net::resolve(spec.endpoint, spec.transport, /*passive=*/true);
-    if (auto* err = std::get_if<std::string>(&resolved)) {
-      throw net::ConfigError(fmt::format("cannot listen on {}: {}", describe(spec), *err),
-                             net::kExitFailure);
-    }
-    Bound b{spec, std::get<0>(resolved).front(), {}};
-    const auto fail = [&](std::error_code ec) {
-      return net::ConfigError(
-          fmt::format("cannot listen on {}: {}", describe(spec), ec.message()),
-          net::kExitFailure);
-    };
-    if (b.addr.port() != 0) {
-      if (auto ec = net::check_address_free(b.addr, spec.transport)) {
-        throw fail(ec);
-      }
-    }
-    for (unsigned w = 0; w < threads_; ++w) {
-      auto fd = net::open_listener(b.addr, spec.transport, {});
-      if (!fd) {
-        throw fail(fd.error());
-      }
-      if (w == 0 && b.addr.port() == 0) {
-        // Port 0: the kernel picked one; every other worker joins the same port.
-        auto local = net::local_address(fd->get());
-        if (!local) {
-          throw fail(local.error());
-        }
-        b.addr.set_port(local->port());
-      }
-      b.per_worker.push_back(std::move(fd).value());
-    }
+  if (config_.listeners.empty() && passed.empty()) {
+    config_.listeners = default_listeners();
+  }
+  for (auto& spec : config_.listeners) {
+    spec.stream_mode = config_.stream_mode;
+  }
+  bound_ = adopt_passed(std::move(passed), threads_);
+  for (auto& b : bind_listeners(config_.listeners, threads_)) {
     bound_.push_back(std::move(b));
   }
   // Only now, so that a failure to bind stays the one line on stderr (this one logs).
@@ -88,7 +59,7 @@ Server::Server(const ServerConfig& config) : config_(config) {
     for (auto& b : bound_) {
       net::Fd fd = std::move(b.per_worker[w]);
       if (b.spec.transport == net::Transport::tcp) {
-        sockets.tcp.push_back(std::move(fd));
+        sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed});
       } else {
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
                                  udp_guard_.get(), b.addr.is_wildcard());
@@ -96,7 +67,7 @@ Server::Server(const ServerConfig& config) : config_(config) {
     }
     workers_.push_back(std::make_unique<Worker>(
         w, io::make_backend(backend_.kind, config_.backend_options), std::move(sockets),
-        service::StreamService(config_.stream_mode), worker_shared()));
+        worker_shared()));
   }
   if (config_.user) {
     drop_privileges(*config_.user);  // everything is bound: nothing needs root any more
@@ -107,7 +78,7 @@ void Server::setup_guards() {
   const std::uint64_t files = open_file_limit();
   const std::size_t max_conns =
       config_.max_conns != 0 ? config_.max_conns
-                             : default_max_conns(files, threads_, config_.listeners.size());
+                             : default_max_conns(files, threads_, bound_.size());
   limits_ = std::make_unique<ConnectionLimits>(max_conns, config_.max_conns_per_ip);
   std::vector<std::uint16_t> udp_ports;
   for (const auto& b : bound_) {
@@ -150,10 +121,19 @@ void Server::block_signals() {
 }
 
 int Server::run(std::FILE* out) {
+  // First, while this is the only thread: it reads and unsets the manager's variables.
+  Supervisor supervisor(Notifier::from_environment());
+  for (auto& w : workers_) {
+    supervisor.watch(w->heartbeat());
+    w->beat_every(supervisor.beat_every());
+  }
+  if (config_.test_stall && !workers_.empty()) {
+    workers_.front()->stall_for_test(config_.test_stall->after, config_.test_stall->length);
+  }
   for (const auto& b : bound_) {
     fmt::print(out, "listening proto={} host={} port={} mode={}\n",
                net::to_string(b.spec.transport), b.addr.host(), b.addr.port(),
-               mode_name(b.spec, config_.stream_mode));
+               mode_name(b.spec));
   }
   std::fflush(out);  // the listeners already queue connections: say so at once
   std::atomic<bool> failed{false};
@@ -169,6 +149,7 @@ int Server::run(std::FILE* out) {
         base::log("worker failed: {}", e.what());
         failed.store(true);
       }
+      worker->heartbeat().retire();  // ended, not stuck: the others' pings go on
       workers_ended_.fetch_add(1);
       ::pthread_kill(main_thread, SIGUSR1);
     });
@@ -177,9 +158,11 @@ int Server::run(std::FILE* out) {
             io::to_string(backend_.kind), backend_.reason);
   fmt::print(out, "ready backend={} threads={}\n", io::to_string(backend_.kind), workers_.size());
   std::fflush(out);
+  supervisor.ready(bound_.size(), limits_->open());
 
   ShutdownHooks hooks;
-  hooks.begin_drain = [this] {
+  hooks.begin_drain = [this, &supervisor] {
+    supervisor.draining(limits_->open());
     for (auto& w : workers_) {
       w->drain();
     }
@@ -191,9 +174,25 @@ int Server::run(std::FILE* out) {
   hooks.workers_ended = [this] { return workers_ended_.load() == workers_.size(); };
   hooks.worker_failed = [&failed] { return failed.load(); };
   hooks.open_connections = [this] { return limits_->open(); };
-  hooks.tick = [this] { guard_log_.flush(); };
-  const ShutdownTiming timing{config_.drain_timeout, guard_log_.interval()};
+  // The manager's STATUS= rides on ticks the main thread has anyway: the watchdog's when there
+  // is one, else the guard log's.
+  const bool watchdog = supervisor.ping_every().count() > 0;
+  hooks.periodic.push_back({guard_log_.interval(), [this, &supervisor, watchdog] {
+                              guard_log_.flush();
+                              if (!watchdog) {
+                                supervisor.refresh(limits_->open());
+                              }
+                            }});
+  if (watchdog) {
+    hooks.periodic.push_back({supervisor.ping_every(), [this, &supervisor] {
+                                supervisor.ping(Heartbeat::Clock::now());
+                                supervisor.refresh(limits_->open());
+                              }});
+  }
+  const ShutdownTiming timing{config_.drain_timeout};
   wait_for_shutdown(hooks, timing, out);
+  // Said when the drain began; otherwise (a worker failed) now.
+  supervisor.stopping(failed.load() ? "stopping: a worker failed" : "stopping");
   for (auto& w : workers_) {
     w->stop();
   }

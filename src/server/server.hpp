@@ -13,6 +13,7 @@
 #include "server/counters.hpp"
 #include "server/guard_log.hpp"
 #include "server/limits.hpp"
+#include "server/listeners.hpp"
 #include "server/udp_guard.hpp"
 #include "server/worker.hpp"
 
@@ -20,9 +21,11 @@ namespace netecho::server {
 
 class Server {
  public:
-  // Resolves and binds every listener in every worker's name, and raises the open-file limit.
-  // Throws net::ConfigError naming the listener and the system's reason on failure.
-  explicit Server(const ServerConfig& config);
+  // Resolves and binds every listener of config in every worker's name, takes over the
+  // sockets a supervisor passed (activation.hpp), and raises the open-file limit. With neither
+  // listeners nor passed sockets, binds default_listeners(). Throws net::ConfigError naming
+  // the listener and the system's reason on failure.
+  explicit Server(const ServerConfig& config, std::vector<PassedSocket> passed = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -32,7 +35,10 @@ class Server {
   // then "ready ..." once the workers run, and serves until SIGINT or SIGTERM, then drains
   // (shutdown.hpp). Returns the exit code: 0 after a drain that cut no connection, 1 when the
   // drain timeout or a second signal cut some, or a worker failed. The signals must be blocked
-  // in every thread, which block_signals() does.
+  // in every thread, which block_signals() does. A service manager that set $NOTIFY_SOCKET is
+  // told READY=1 with the "ready" line, STATUS= as connections come and go, STOPPING=1 when the
+  // drain starts, and WATCHDOG=1 while every worker's loop turns (supervisor.hpp). run() reads
+  // and unsets those variables before it starts the workers, so call it from the only thread.
   int run(std::FILE* out);
 
   // Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and so in the threads it
@@ -42,19 +48,13 @@ class Server {
   CounterTotals totals() const;
 
  private:
-  struct Bound {
-    ListenerSpec spec;
-    net::SockAddr addr;                // with the real port
-    std::vector<net::Fd> per_worker;   // one socket per worker
-  };
-
   void setup_guards();
   WorkerShared worker_shared();
 
   ServerConfig config_;
   io::BackendChoice backend_;
   unsigned threads_ = 1;
-  std::vector<Bound> bound_;
+  std::vector<BoundListener> bound_;
   // Shared by the workers, so declared (and built) before them and destroyed after them.
   GuardLog guard_log_;
   std::unique_ptr<ConnectionLimits> limits_;

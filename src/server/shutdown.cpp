@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include "base/duration.hpp"
 #include "base/log.hpp"
@@ -46,7 +47,11 @@ Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timin
   bool draining = false;
   bool announced = false;
   Clock::time_point drain_deadline{};
-  Clock::time_point next_tick = Clock::now() + timing.tick_every;
+  std::vector<Clock::time_point> due(hooks.periodic.size());
+  const Clock::time_point start = Clock::now();
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    due[i] = start + hooks.periodic[i].every;
+  }
   for (;;) {
     // The workers' notes carry no data (signals of one kind merge): look at the state itself.
     if (hooks.worker_failed()) {
@@ -64,12 +69,20 @@ Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timin
         return Ending::drained;
       }
     }
-    const Clock::time_point wake = draining ? std::min(next_tick, drain_deadline) : next_tick;
+    Clock::time_point wake = draining ? drain_deadline : Clock::time_point::max();
+    for (const auto& d : due) {
+      wake = std::min(wake, d);
+    }
     const int sig = wait_signal(set, wake);
     const auto now = Clock::now();
-    if (now >= next_tick) {
-      hooks.tick();
-      next_tick = now + timing.tick_every;
+    for (std::size_t i = 0; i < due.size(); ++i) {
+      if (now >= due[i]) {
+        hooks.periodic[i].run();
+        due[i] += hooks.periodic[i].every;
+        if (due[i] <= now) {
+          due[i] = now + hooks.periodic[i].every;
+        }
+      }
     }
     if (sig == SIGHUP) {
       base::log("SIGHUP received: nothing to reload, still serving");

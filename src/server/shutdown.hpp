@@ -11,16 +11,26 @@
 //   - a second SIGTERM or SIGINT during the drain: `second_signal`, at once.
 //   - a worker failed: `failed`.
 // SIGPIPE never kills: block_signals() ignores it, and every send uses MSG_NOSIGNAL anyway.
-// Meanwhile the guard log is flushed once per tick.
+// Meanwhile the main thread runs the periodic tasks (the guard log's flush, the watchdog's ping),
+// each about once per its period, until the wait ends.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <functional>
+#include <vector>
 
 namespace netecho::server {
 
 enum class Ending { drained, drain_timeout, second_signal, failed };
+
+// A task the waiting main thread runs once per period, first one period after the wait starts.
+// A late wake-up does not make it run twice: the next run is one period after the due time, or
+// one period after now when that has passed too.
+struct Periodic {
+  std::chrono::nanoseconds every{std::chrono::seconds(10)};  // must be positive
+  std::function<void()> run;
+};
 
 struct ShutdownHooks {
   std::function<void()> begin_drain;       // asks every worker to drain
@@ -28,12 +38,11 @@ struct ShutdownHooks {
   std::function<bool()> workers_ended;     // every worker has returned from run()
   std::function<bool()> worker_failed;
   std::function<std::size_t()> open_connections;
-  std::function<void()> tick;  // called about once per tick_every
+  std::vector<Periodic> periodic;
 };
 
 struct ShutdownTiming {
   std::chrono::nanoseconds drain_timeout{std::chrono::seconds(5)};
-  std::chrono::nanoseconds tick_every{std::chrono::seconds(10)};
 };
 
 // Blocks until the server must end, and says why. out receives the "draining" line.

@@ -1,16 +1,17 @@
 #include "server/worker.hpp"
 
+#include <thread>
+
 #include "base/log.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::server {
 
 Worker::Worker(unsigned id, std::unique_ptr<io::Backend> backend, WorkerSockets sockets,
-               service::StreamService stream, WorkerShared shared)
+               WorkerShared shared)
     : id_(id),
       loop_(std::move(backend)),
       sockets_(std::move(sockets)),
-      stream_(stream),
       scratch_(service::kMaxDatagram + 64),
       shared_(std::move(shared)),
       idle_(shared_.idle_timeout) {}
@@ -38,13 +39,20 @@ void Worker::run() {
 void Worker::serve() {
   auto& backend = loop_.backend();
   for (std::size_t i = 0; i < sockets_.tcp.size(); ++i) {
-    backend.accept(sockets_.tcp[i].get(), {static_cast<std::uint32_t>(i), 0});
+    backend.accept(sockets_.tcp[i].fd.get(), {static_cast<std::uint32_t>(i), 0});
   }
   for (std::size_t i = 0; i < sockets_.udp.size(); ++i) {
     backend.recv_from(sockets_.udp[i].fd(), {kUdpSlotBase + static_cast<std::uint32_t>(i), 0});
   }
   if (idle_.enabled()) {
     sweep_idle();
+  }
+  if (beat_every_.count() > 0) {
+    beat();
+  }
+  if (test_stall_length_.count() > 0) {
+    loop_.add_timer(io::Clock::now() + test_stall_after_,
+                    [length = test_stall_length_] { std::this_thread::sleep_for(length); });
   }
   while (!stopping_.load(std::memory_order_acquire)) {
     loop_.run_once(*this);
@@ -81,11 +89,15 @@ void Worker::close_all() {
 
 void Worker::close_listeners() {
   auto& backend = loop_.backend();
-  for (auto& fd : sockets_.tcp) {
-    if (fd.valid()) {
-      backend.forget(fd.get());
-      net::stop_listening(fd.get());
-      fd.reset();
+  for (auto& l : sockets_.tcp) {
+    if (l.fd.valid()) {
+      backend.forget(l.fd.get());
+      if (!l.passed) {
+        // Refuse from now on, even while an accept may still be on its way out of the kernel.
+        // The supervisor's socket stays listening: what queues there is the next start's.
+        net::stop_listening(l.fd.get());
+      }
+      l.fd.reset();
     }
   }
   for (auto& ep : sockets_.udp) {
@@ -104,6 +116,14 @@ void Worker::sweep_idle() {
     }
   }
   loop_.add_timer(io::Clock::now() + idle_.period(), [this] { sweep_idle(); });
+}
+
+void Worker::beat() {
+  // Runs once per period for the life of the loop: a stamp proves the loop came back from its
+  // handlers and its wait since the last one (heartbeat.hpp).
+  const auto now = io::Clock::now();
+  heartbeat_.beat(now);
+  loop_.add_timer(now + beat_every_, [this] { beat(); });
 }
 
 void Worker::begin_drain() {
@@ -218,7 +238,7 @@ void Worker::on_accept(std::size_t listener, int res) {
     accept_paused_ = true;
     loop_.add_timer(io::Clock::now() + kAcceptPause, [this, listener] {
       accept_paused_ = false;
-      const net::Fd& fd = sockets_.tcp[listener];
+      const net::Fd& fd = sockets_.tcp[listener].fd;
       if (fd.valid()) {  // not closed by a drain meanwhile
         loop_.backend().accept(fd.get(), {static_cast<std::uint32_t>(listener), 0});
       }
@@ -253,9 +273,11 @@ void Worker::on_accept(std::size_t listener, int res) {
     sessions_.emplace_back();
     gens_.push_back(0);
     sources_.emplace_back();
+    listener_of_.push_back(0);
   }
   counters_.add(counters_.tcp_accepted);
   sources_[slot] = source;
+  listener_of_[slot] = static_cast<std::uint32_t>(listener);
   ++open_;
   if (idle_.enabled()) {
     idle_.touch(slot);
@@ -275,7 +297,8 @@ void Worker::on_completion(const io::Completion& c) {
     case io::Op::recv:
       if (TcpSession* s = session(c.token)) {
         note_progress(c.token.slot);
-        finish(c.token.slot, s->on_recv(backend, c, stream_, counters_));
+        finish(c.token.slot,
+               s->on_recv(backend, c, sockets_.tcp[listener_of_[c.token.slot]].service, counters_));
       }
       break;
     case io::Op::send:

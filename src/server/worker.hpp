@@ -12,6 +12,7 @@
 #include "net/fd.hpp"
 #include "server/counters.hpp"
 #include "server/guard_log.hpp"
+#include "server/heartbeat.hpp"
 #include "server/idle.hpp"
 #include "server/limits.hpp"
 #include "server/tcp_session.hpp"
@@ -30,15 +31,23 @@ struct WorkerShared {
   std::function<void()> notify;
 };
 
+struct TcpListener {
+  net::Fd fd;
+  service::StreamService service;  // what its connections get back
+  // The supervisor's socket (socket activation), kept listening for the next start: closing
+  // our descriptor must not shut it down.
+  bool passed = false;
+};
+
 struct WorkerSockets {
-  std::vector<net::Fd> tcp;            // listening sockets
+  std::vector<TcpListener> tcp;
   std::vector<UdpEndpoint> udp;
 };
 
 class Worker final : private io::Handler {
  public:
   Worker(unsigned id, std::unique_ptr<io::Backend> backend, WorkerSockets sockets,
-         service::StreamService stream, WorkerShared shared);
+         WorkerShared shared);
 
   // The thread body: serves until stop() is called, or until a drain has finished; then closes
   // every socket it owns and returns only once the backend has released them all (so their
@@ -53,6 +62,18 @@ class Worker final : private io::Handler {
   void drain() noexcept;
   bool listeners_closed() const noexcept {
     return listeners_closed_.load(std::memory_order_acquire);
+  }
+
+  // Before run(): while the loop turns, stamp heartbeat() every period, from a repeating loop
+  // timer (one wake-up per period). Zero, the default: never, and no wake-ups for it.
+  void beat_every(std::chrono::nanoseconds period) noexcept { beat_every_ = period; }
+  Heartbeat& heartbeat() noexcept { return heartbeat_; }
+  // Before run(), for tests only (the hidden --test-stall-worker): `after` the loop starts,
+  // block the loop thread for `length` in a timer callback, as a handler stuck in a blocking
+  // call would, so that a test can watch the watchdog's pings stop.
+  void stall_for_test(std::chrono::nanoseconds after, std::chrono::nanoseconds length) noexcept {
+    test_stall_after_ = after;
+    test_stall_length_ = length;
   }
 
   const Counters& counters() const noexcept { return counters_; }
@@ -79,6 +100,7 @@ class Worker final : private io::Handler {
   TcpSession* session(io::Token t);
   void close_listeners();
   void sweep_idle();
+  void beat();
   void begin_drain();
   void close_quiet_sessions();
   void drain_tick();
@@ -98,7 +120,6 @@ class Worker final : private io::Handler {
   unsigned id_;
   io::Loop loop_;
   WorkerSockets sockets_;
-  service::StreamService stream_;
   std::vector<TcpSession> sessions_;
   std::vector<std::uint32_t> gens_;        // per slot, bumped when the slot is freed
   std::vector<std::uint32_t> free_slots_;
@@ -108,6 +129,7 @@ class Worker final : private io::Handler {
   bool accept_paused_ = false;
   WorkerShared shared_;
   std::vector<SourceKey> sources_;  // per slot: whom the connection counts against
+  std::vector<std::uint32_t> listener_of_;  // per slot: the TCP listener that accepted it
   IdleTracker idle_;
   std::size_t open_ = 0;                   // sessions open
   std::atomic<bool> drain_requested_{false};
@@ -116,6 +138,10 @@ class Worker final : private io::Handler {
   std::vector<std::uint32_t> drain_check_;  // draining sessions that had a completion this turn
   std::vector<io::Clock::time_point> quiet_until_;  // per slot while draining; {}: not quiet
   bool drain_tick_armed_ = false;
+  std::chrono::nanoseconds beat_every_{0};
+  Heartbeat heartbeat_;
+  std::chrono::nanoseconds test_stall_after_{0};
+  std::chrono::nanoseconds test_stall_length_{0};  // zero: no stall
 };
 
 }  // namespace netecho::server

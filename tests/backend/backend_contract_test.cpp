@@ -469,8 +469,10 @@ TEST_P(Contract, AcceptIsMultishotAndConnectCompletes) {
     clients.push_back(std::move(fd));
   }
   EXPECT_TRUE(poll_until(*backend, h, [&] { return accepted.size() == 5 && connected == 5; }));
-  // A port nobody listens on: the listener's, once it is closed.
+  // A port nobody listens on: the listener's, once it is closed (and shut down, as the
+  // server does with a listener of its own, since a request in the kernel may outlive close).
   backend->forget(l.fd.get());
+  net::stop_listening(l.fd.get());
   const sockaddr_in closed = l.addr;
   l.fd.reset();
   net::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

@@ -101,6 +101,9 @@ Process Process::spawn(const std::vector<std::string>& argv, const Options& opti
   } else {
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   }
+  for (std::size_t i = 0; i < options.pass_fds.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&fa, options.pass_fds[i], 3 + static_cast<int>(i));
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   if (options.own_group) {
@@ -112,7 +115,23 @@ Process Process::spawn(const std::vector<std::string>& argv, const Options& opti
     args.push_back(const_cast<char*>(a.c_str()));
   }
   args.push_back(nullptr);
-  const int rc = ::posix_spawnp(&p.pid_, args[0], &fa, &attr, args.data(), environ);
+  std::vector<std::string> env_entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    env_entries.emplace_back(*e);
+  }
+  for (const auto& change : options.env) {
+    const std::string name = change.substr(0, change.find('=')) + "=";
+    std::erase_if(env_entries, [&name](const std::string& e) { return e.rfind(name, 0) == 0; });
+    if (change.find('=') != std::string::npos) {
+      env_entries.push_back(change);
+    }
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_entries) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  const int rc = ::posix_spawnp(&p.pid_, args[0], &fa, &attr, args.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
@@ -289,10 +308,16 @@ long Process::rss_kib() const {
 
 // ---------------------------------------------------------------- Server
 
-Server::Server(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{netecho_bin(), "serve"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  proc_ = Process::spawn(argv);
+Server::Server(const std::vector<std::string>& args) : Server(args, Process::Options{}) {}
+
+Server::Server(const std::vector<std::string>& args, const Process::Options& options)
+    : Server([&] {
+        std::vector<std::string> argv{netecho_bin(), "serve"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return Process::spawn(argv, options);
+      }()) {}
+
+Server::Server(Process proc) : proc_(std::move(proc)) {
   static const std::regex kLine(
       R"(listening proto=(tcp|udp) host=(\S+) port=(\d+) mode=(\w+))");
   for (;;) {

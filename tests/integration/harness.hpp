@@ -60,6 +60,12 @@ class Process {
     bool stdin_pipe = false;
     // stderr into the stdout pipe, so read_line() sees it (peers that log their address there).
     bool stderr_to_stdout = false;
+    // Changes to the environment the child inherits, applied in order: "NAME=VALUE" sets NAME,
+    // a bare "NAME" removes it.
+    std::vector<std::string> env;
+    // Descriptors the child gets as 3, 4, ... (socket activation's LISTEN_FDS), in order. They
+    // must not themselves be numbered 3 to 2 + their count.
+    std::vector<int> pass_fds;
   };
   static Process spawn(const std::vector<std::string>& argv, const Options& options);
   Process() = default;
@@ -103,6 +109,11 @@ class Process {
 class Server {
  public:
   explicit Server(const std::vector<std::string>& args);
+  // The same, started with options (its environment, say).
+  Server(const std::vector<std::string>& args, const Process::Options& options);
+  // A `netecho serve` started by other means (by a supervisor that execs it, say), read up to
+  // its "ready" line. Throws, with its stderr, when it ends or stays silent first.
+  explicit Server(Process proc);
   // Fails the running test if the server wrote a sanitizer report (ASan, UBSan, TSan, LSan) to
   // its stderr, so the sanitizer builds of this suite count reports, not just crashes.
   ~Server();

@@ -237,11 +237,6 @@ void UringBackend::forget(int fd) {
   }
   const auto slot = static_cast<std::uint32_t>(slot_of_fd_[index]);
   Channel& ch = channels_[slot];
-  if (ch.armed == Kind::accept) {
-    // A listener would keep listening until the cancel reaches the kernel: stop it now, so
-    // that connections arriving from here on are refused, as after a plain close().
-    ::shutdown(fd, SHUT_RD);
-  }
   // Requests already in the kernel hold their own reference to the socket, so closing fd does
   // not stop them: cancel them at the next flush, before anything else is submitted.
   if (ch.armed != Kind::wake && !ch.cancelling) {
