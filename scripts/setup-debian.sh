@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake ninja-build pkg-config git ca-certificates
-  liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev libsystemd-dev
+  liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
