@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # tests
-  libgtest-dev libgmock-dev libbenchmark-dev python3 procps iproute2
+  libgtest-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
   clang-14 libclang-rt-14-dev
   # llvm-symbolizer, so that a sanitizer or fuzzer report names functions and lines
