@@ -9,30 +9,6 @@
 
 namespace netecho::server {
 
-std::string_view to_string(Guard g) noexcept {
-  switch (g) {
-    case Guard::tcp_refused_max:
-      return "tcp_refused_max";
-    case Guard::tcp_refused_per_ip:
-      return "tcp_refused_per_ip";
-    case Guard::tcp_idle_closed:
-      return "tcp_idle_closed";
-    case Guard::accept_errors:
-      return "accept_errors";
-    case Guard::udp_truncated:
-      return "udp_truncated";
-    case Guard::udp_denied_port:
-      return "udp_denied_port";
-    case Guard::udp_denied_self:
-      return "udp_denied_self";
-    case Guard::udp_denied_address:
-      return "udp_denied_address";
-    case Guard::udp_rate_limited:
-      return "udp_rate_limited";
-  }
-  return "unknown";
-}
-
 void GuardLog::note(Guard g) noexcept {
   pending_[static_cast<std::size_t>(g)].fetch_add(1, std::memory_order_relaxed);
   // Only the first event after a quiet spell pays for more than the add: it writes a line at

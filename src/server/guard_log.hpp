@@ -17,23 +17,53 @@
 #include <mutex>
 #include <string_view>
 
+#include "server/counters.hpp"
+
 namespace netecho::server {
 
-// Each kind has the name of the counter that counts it exactly (see counters.hpp).
+// The kinds of refusal and drop the log summarises. Each is counted exactly by the server
+// counter of the same name (kGuards maps it), whose name the log line uses.
 enum class Guard : std::uint8_t {
-  tcp_refused_max,     // over --max-conns
-  tcp_refused_per_ip,  // over --max-conns-per-ip
-  tcp_idle_closed,     // closed by --idle-timeout
-  accept_errors,       // EMFILE, ENFILE, ENOBUFS, ENOMEM: accepting paused
-  udp_truncated,       // larger than the receive buffer (--udp-buffer)
-  udp_denied_port,     // source port 0 or on --udp-deny-ports
-  udp_denied_self,     // from one of the server's own UDP addresses
-  udp_denied_address,  // source or destination not unicast, or a mapped source not over IPv4
-  udp_rate_limited,    // over --udp-rate for its source
+  tcp_refused_max,
+  tcp_refused_per_ip,
+  tcp_idle_closed,
+  accept_errors,
+  udp_truncated,
+  udp_denied_port,
+  udp_denied_self,
+  udp_denied_address,
+  udp_rate_limited,
 };
-inline constexpr std::size_t kGuardKinds = 9;
 
-std::string_view to_string(Guard g) noexcept;
+struct GuardKind {
+  Guard id;
+  Stat counter;
+};
+// In the order of the log line.
+inline constexpr std::array<GuardKind, 9> kGuards{{
+    {Guard::tcp_refused_max, Stat::tcp_refused_max},
+    {Guard::tcp_refused_per_ip, Stat::tcp_refused_per_ip},
+    {Guard::tcp_idle_closed, Stat::tcp_idle_closed},
+    {Guard::accept_errors, Stat::accept_errors},
+    {Guard::udp_truncated, Stat::udp_truncated},
+    {Guard::udp_denied_port, Stat::udp_denied_port},
+    {Guard::udp_denied_self, Stat::udp_denied_self},
+    {Guard::udp_denied_address, Stat::udp_denied_address},
+    {Guard::udp_rate_limited, Stat::udp_rate_limited},
+}};
+inline constexpr std::size_t kGuardKinds = kGuards.size();
+static_assert([] {
+  for (std::size_t i = 0; i < kGuards.size(); ++i) {
+    if (static_cast<std::size_t>(kGuards[i].id) != i) {
+      return false;
+    }
+  }
+  return static_cast<std::size_t>(Guard::udp_rate_limited) + 1 == kGuards.size();
+}());
+
+constexpr Stat counter_of(Guard g) noexcept { return kGuards[static_cast<std::size_t>(g)].counter; }
+
+constexpr std::string_view to_string(Guard g) noexcept { return to_string(counter_of(g)); }
 
 class GuardLog {
  public:

@@ -203,7 +203,7 @@ int Server::run(std::FILE* out) {
   const CounterTotals t = totals();
   base::log("stopped: {}", t.to_string());
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
-  return failed.load() || t.tcp_drain_cut != 0 ? net::kExitFailure : 0;
+  return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
 }
 
 CounterTotals Server::totals() const {

@@ -80,7 +80,7 @@ TcpSession::Status TcpSession::queue(io::Backend& backend, const io::Completion&
     if (n < 0) {
       return Status::failed;
     }
-    counters.add(counters.tcp_bytes_out, static_cast<std::uint64_t>(n));
+    counters.add(Stat::tcp_bytes_out, static_cast<std::uint64_t>(n));
     bytes = bytes.subspan(static_cast<std::size_t>(n));
     if (bytes.empty()) {
       return Status::open;
@@ -113,7 +113,7 @@ TcpSession::Status TcpSession::on_recv(io::Backend& backend, const io::Completio
   if (reading_done_) {
     return sending_ ? Status::open : Status::done;  // --once: input after the one read is dropped
   }
-  counters.add(counters.tcp_bytes_in, c.data.size());
+  counters.add(Stat::tcp_bytes_in, c.data.size());
   const auto reply = service.on_data(c.data);
   if (reply.close_after) {
     reading_done_ = true;
@@ -132,7 +132,7 @@ TcpSession::Status TcpSession::on_send(io::Backend& backend, const io::Completio
   if (c.res < 0) {
     return Status::failed;
   }
-  counters.add(counters.tcp_bytes_out, static_cast<std::uint64_t>(c.res));
+  counters.add(Stat::tcp_bytes_out, static_cast<std::uint64_t>(c.res));
   if (lent_ != 0) {
     lent_ = 0;  // a lent send completes whole (or with an error): out_ was not part of it
   } else {

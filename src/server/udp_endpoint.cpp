@@ -7,8 +7,8 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
   if (c.res < 0 || c.datagram == nullptr) {
     return;  // e.g. ECONNREFUSED queued by an earlier reply's ICMP: nothing to answer
   }
-  counters.add(counters.udp_in);
-  counters.add(counters.udp_bytes_in, c.data.size());
+  counters.add(Stat::udp_in);
+  counters.add(Stat::udp_bytes_in, c.data.size());
   // A datagram cut by the receive buffer is never answered short; source port 0 cannot be a
   // real client, nor can an unspecified, broadcast or multicast address (a reply there is a
   // reflection vector). The guard adds the rest (udp_guard.hpp).
@@ -20,12 +20,12 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
     }
   } else if (c.datagram->truncated || c.datagram->peer.port() == 0 ||
              !UdpGuard::is_unicast_exchange(*c.datagram)) {
-    counters.add(counters.udp_dropped);
+    counters.add(Stat::udp_dropped);
     return;
   }
   const std::size_t n = service::datagram_reply(mode_, c.data, limit_, scratch);
   if (n > c.data.size()) {
-    counters.add(counters.udp_dropped);  // unreachable: the service never amplifies
+    counters.add(Stat::udp_dropped);  // unreachable: the service never amplifies
     return;
   }
   // Naming the source costs a control message and a route lookup per reply (about 10 % of the
@@ -39,11 +39,11 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
     sent = backend.send_to(fd_.get(), scratch.first(n), to);
   }
   if (sent < 0) {
-    counters.add(counters.udp_dropped);
+    counters.add(Stat::udp_dropped);
     return;
   }
-  counters.add(counters.udp_out);
-  counters.add(counters.udp_bytes_out, static_cast<std::uint64_t>(sent));
+  counters.add(Stat::udp_out);
+  counters.add(Stat::udp_bytes_out, static_cast<std::uint64_t>(sent));
 }
 
 void UdpEndpoint::close(io::Backend& backend) noexcept {

@@ -285,27 +285,23 @@ void UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
     case UdpVerdict::answer:
       return;
     case UdpVerdict::oversize:
-      counters.add(counters.udp_truncated);
       kind = Guard::udp_truncated;
       break;
     case UdpVerdict::denied_port:
-      counters.add(counters.udp_denied_port);
       kind = Guard::udp_denied_port;
       break;
     case UdpVerdict::denied_self:
-      counters.add(counters.udp_denied_self);
       kind = Guard::udp_denied_self;
       break;
     case UdpVerdict::denied_address:
-      counters.add(counters.udp_denied_address);
       kind = Guard::udp_denied_address;
       break;
     case UdpVerdict::rate_limited:
-      counters.add(counters.udp_rate_limited);
       kind = Guard::udp_rate_limited;
       break;
   }
-  counters.add(counters.udp_dropped);
+  counters.add(counter_of(kind));
+  counters.add(Stat::udp_dropped);
   log_.note(kind);
 }
 

@@ -39,10 +39,10 @@ void Worker::run() {
 void Worker::serve() {
   auto& backend = loop_.backend();
   for (std::size_t i = 0; i < sockets_.tcp.size(); ++i) {
-    backend.accept(sockets_.tcp[i].fd.get(), {static_cast<std::uint32_t>(i), 0});
+    backend.accept(sockets_.tcp[i].fd.get(), WorkerTokens::listener(i));
   }
   for (std::size_t i = 0; i < sockets_.udp.size(); ++i) {
-    backend.recv_from(sockets_.udp[i].fd(), {kUdpSlotBase + static_cast<std::uint32_t>(i), 0});
+    backend.recv_from(sockets_.udp[i].fd(), WorkerTokens::udp(i));
   }
   if (idle_.enabled()) {
     sweep_idle();
@@ -70,8 +70,8 @@ void Worker::serve() {
 
 void Worker::close_all() {
   close_listeners();
-  for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
-    TcpSession& s = sessions_[slot];
+  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    TcpSession& s = conns_[slot].session;
     if (!s.is_open()) {
       continue;
     }
@@ -79,7 +79,7 @@ void Worker::close_all() {
     // period owes nothing and has nothing unread: its close is the FIN the quiet period would
     // have ended with. The others lose echo.
     if (draining_ && (s.pending() != 0 || net::unread_bytes(s.fd()) != 0)) {
-      counters_.add(counters_.tcp_drain_cut);
+      counters_.add(Stat::tcp_drain_cut);
     }
     finish(slot, TcpSession::Status::done);
   }
@@ -108,9 +108,9 @@ void Worker::close_listeners() {
 void Worker::sweep_idle() {
   // Runs once per period for the life of the worker (see idle.hpp).
   idle_.advance();
-  for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
-    if (sessions_[slot].is_open() && idle_.expired(slot)) {
-      counters_.add(counters_.tcp_idle_closed);
+  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    if (conns_[slot].session.is_open() && idle_.expired(slot)) {
+      counters_.add(Stat::tcp_idle_closed);
       shared_.log.note(Guard::tcp_idle_closed);
       finish(slot, TcpSession::Status::done);
     }
@@ -129,11 +129,11 @@ void Worker::beat() {
 void Worker::begin_drain() {
   // Listeners first: from here on the kernel refuses new connections and datagrams to them.
   draining_ = true;
-  quiet_until_.resize(sessions_.size());  // no session is opened from here on
+  quiet_until_.resize(conns_.size());  // no session is opened from here on
   close_listeners();
   listeners_closed_.store(true, std::memory_order_release);
-  for (std::uint32_t slot = 0; slot < sessions_.size(); ++slot) {
-    if (sessions_[slot].is_open()) {
+  for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    if (conns_[slot].session.is_open()) {
       drain_check_.push_back(slot);
     }
   }
@@ -150,7 +150,7 @@ void Worker::close_quiet_sessions() {
   const auto now = io::Clock::now();
   bool any_quiet = false;
   for (const std::uint32_t slot : drain_check_) {
-    TcpSession& s = sessions_[slot];
+    TcpSession& s = conns_[slot].session;
     if (s.is_open() && s.pending() == 0 && net::unread_bytes(s.fd()) == 0) {
       quiet_until_[slot] = now + kDrainQuiet + 2 * net::smoothed_rtt(s.fd());
       any_quiet = true;
@@ -170,10 +170,10 @@ void Worker::drain_tick() {
   const auto now = io::Clock::now();
   bool waiting = false;
   for (std::uint32_t slot = 0; slot < quiet_until_.size(); ++slot) {
-    if (quiet_until_[slot] == io::Clock::time_point{} || !sessions_[slot].is_open()) {
+    if (quiet_until_[slot] == io::Clock::time_point{} || !conns_[slot].session.is_open()) {
       continue;
     }
-    TcpSession& s = sessions_[slot];
+    TcpSession& s = conns_[slot].session;
     if (s.pending() != 0 || net::unread_bytes(s.fd()) != 0) {
       quiet_until_[slot] = {};  // input came: its completion puts it back in drain_check_
     } else if (now >= quiet_until_[slot]) {
@@ -189,34 +189,27 @@ void Worker::drain_tick() {
   }
 }
 
-TcpSession* Worker::session(io::Token t) {
-  if (t.slot >= sessions_.size() || gens_[t.slot] != t.gen || !sessions_[t.slot].is_open()) {
-    return nullptr;  // a completion for a connection already closed: stale, drop it
-  }
-  return &sessions_[t.slot];
-}
-
 void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
   if (status == TcpSession::Status::open) {
     return;
   }
   if (status == TcpSession::Status::failed) {
-    counters_.add(counters_.tcp_resets);
+    counters_.add(Stat::tcp_resets);
   }
   // Released before the socket is closed: a client that saw the close may connect again at
   // once, to another worker, and must find its place free.
-  shared_.limits.release(sources_[slot]);
+  Connection& conn = conns_[slot];
+  shared_.limits.release(conn.source);
   --open_;
-  sessions_[slot].close(loop_.backend());
-  ++gens_[slot];
-  free_slots_.push_back(slot);
-  counters_.add(counters_.tcp_closed);
+  conn.session.close(loop_.backend());
+  conns_.release(slot);
+  counters_.add(Stat::tcp_closed);
 }
 
-void Worker::refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter) {
+void Worker::refuse(int fd, Guard why) {
   // Refused at once, before a byte is read: a reset, so no echo and no TIME_WAIT kept here.
   net::close_with_reset(fd);
-  counters_.add(counter);
+  counters_.add(counter_of(why));
   shared_.log.note(why);
 }
 
@@ -233,14 +226,14 @@ void Worker::on_accept(std::size_t listener, int res) {
     // Out of descriptors or memory. The backend has stopped accepting on this listener; pause
     // briefly instead of spinning, and keep serving the connections we have.
     // The guard log writes at most one line per interval for all of these (guard_log.hpp).
-    counters_.add(counters_.accept_errors);
+    counters_.add(Stat::accept_errors);
     shared_.log.note_accept_error(-res);
     accept_paused_ = true;
     loop_.add_timer(io::Clock::now() + kAcceptPause, [this, listener] {
       accept_paused_ = false;
       const net::Fd& fd = sockets_.tcp[listener].fd;
       if (fd.valid()) {  // not closed by a drain meanwhile
-        loop_.backend().accept(fd.get(), {static_cast<std::uint32_t>(listener), 0});
+        loop_.backend().accept(fd.get(), WorkerTokens::listener(listener));
       }
     });
     return;
@@ -258,31 +251,22 @@ void Worker::on_accept(std::size_t listener, int res) {
     case Admission::admitted:
       break;
     case Admission::over_max_conns:
-      refuse(res, Guard::tcp_refused_max, counters_.tcp_refused_max);
+      refuse(res, Guard::tcp_refused_max);
       return;
     case Admission::over_per_ip:
-      refuse(res, Guard::tcp_refused_per_ip, counters_.tcp_refused_per_ip);
+      refuse(res, Guard::tcp_refused_per_ip);
       return;
   }
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(sessions_.size());
-    sessions_.emplace_back();
-    gens_.push_back(0);
-    sources_.emplace_back();
-    listener_of_.push_back(0);
-  }
-  counters_.add(counters_.tcp_accepted);
-  sources_[slot] = source;
-  listener_of_[slot] = static_cast<std::uint32_t>(listener);
+  const io::Token token = conns_.acquire();
+  counters_.add(Stat::tcp_accepted);
+  Connection& conn = conns_[token.slot];
+  conn.source = source;
+  conn.listener = static_cast<std::uint32_t>(listener);
   ++open_;
   if (idle_.enabled()) {
-    idle_.touch(slot);
+    idle_.touch(token.slot);
   }
-  sessions_[slot].open(loop_.backend(), res, {slot, gens_[slot]});
+  conn.session.open(loop_.backend(), res, token);
 }
 
 void Worker::on_completion(const io::Completion& c) {
@@ -292,19 +276,20 @@ void Worker::on_completion(const io::Completion& c) {
       on_accept(c.token.slot, c.res);
       break;
     case io::Op::recv_from:
-      sockets_.udp[c.token.slot - kUdpSlotBase].on_datagram(backend, c, scratch_, counters_);
+      sockets_.udp[WorkerTokens::udp_index(c.token)].on_datagram(backend, c, scratch_, counters_);
       break;
     case io::Op::recv:
-      if (TcpSession* s = session(c.token)) {
+      // A completion for a connection already closed is stale: find() drops it.
+      if (Connection* conn = conns_.find(c.token)) {
         note_progress(c.token.slot);
-        finish(c.token.slot,
-               s->on_recv(backend, c, sockets_.tcp[listener_of_[c.token.slot]].service, counters_));
+        finish(c.token.slot, conn->session.on_recv(backend, c, sockets_.tcp[conn->listener].service,
+                                                   counters_));
       }
       break;
     case io::Op::send:
-      if (TcpSession* s = session(c.token)) {
+      if (Connection* conn = conns_.find(c.token)) {
         note_progress(c.token.slot);
-        finish(c.token.slot, s->on_send(backend, c, counters_));
+        finish(c.token.slot, conn->session.on_send(backend, c, counters_));
       }
       break;
     case io::Op::connect:

@@ -3,12 +3,14 @@
 // sessions, buffers and counters. Nothing on the data path is shared with other workers.
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
 
 #include "io/loop.hpp"
+#include "io/slot_table.hpp"
 #include "net/fd.hpp"
 #include "server/counters.hpp"
 #include "server/guard_log.hpp"
@@ -42,6 +44,30 @@ struct TcpListener {
 struct WorkerSockets {
   std::vector<TcpListener> tcp;
   std::vector<UdpEndpoint> udp;
+};
+
+// The worker's token space: what the token of a completion names, told apart by its op.
+//   accept:          slot = index of the TCP listener, gen 0
+//   recv, send:      slot = a session's slot (below kUdpBase), gen = the session's generation
+//   recv_from:       slot = kUdpBase + index of the UDP endpoint, gen 0
+// Listener and endpoint indices are checked when their tokens are made, and the session table
+// is bounded by kUdpBase, so the ranges never overlap.
+struct WorkerTokens {
+  static constexpr std::uint32_t kUdpBase = 1u << 30;
+
+  static io::Token listener(std::size_t index) noexcept {
+    assert(index < kUdpBase);
+    return {static_cast<std::uint32_t>(index), 0};
+  }
+  static io::Token udp(std::size_t index) noexcept {
+    assert(index < kUdpBase);
+    return {kUdpBase + static_cast<std::uint32_t>(index), 0};
+  }
+  static bool is_udp(io::Token t) noexcept { return t.slot >= kUdpBase; }
+  static std::size_t udp_index(io::Token t) noexcept {
+    assert(is_udp(t));
+    return t.slot - kUdpBase;
+  }
 };
 
 class Worker final : private io::Handler {
@@ -80,7 +106,6 @@ class Worker final : private io::Handler {
   unsigned id() const noexcept { return id_; }
 
  private:
-  static constexpr std::uint32_t kUdpSlotBase = 1u << 30;  // tokens of UDP endpoints
   static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
   // A draining connection that owes nothing and holds no unread input may still have bytes
   // the peer has sent, waiting in the peer's send queue for a window update from us; Linux
@@ -95,9 +120,14 @@ class Worker final : private io::Handler {
   void close_all();
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
-  void refuse(int fd, Guard why, std::atomic<std::uint64_t>& counter);
+  void refuse(int fd, Guard why);  // and counts it in counter_of(why)
   void finish(std::uint32_t slot, TcpSession::Status status);
-  TcpSession* session(io::Token t);
+  // A connection: its session, whom it counts against, and the listener that accepted it.
+  struct Connection {
+    TcpSession session;
+    SourceKey source;
+    std::uint32_t listener = 0;
+  };
   void close_listeners();
   void sweep_idle();
   void beat();
@@ -120,16 +150,12 @@ class Worker final : private io::Handler {
   unsigned id_;
   io::Loop loop_;
   WorkerSockets sockets_;
-  std::vector<TcpSession> sessions_;
-  std::vector<std::uint32_t> gens_;        // per slot, bumped when the slot is freed
-  std::vector<std::uint32_t> free_slots_;
+  io::SlotTable<Connection> conns_{WorkerTokens::kUdpBase};
   std::vector<std::byte> scratch_;         // one datagram reply
   Counters counters_;
   std::atomic<bool> stopping_{false};
   bool accept_paused_ = false;
   WorkerShared shared_;
-  std::vector<SourceKey> sources_;  // per slot: whom the connection counts against
-  std::vector<std::uint32_t> listener_of_;  // per slot: the TCP listener that accepted it
   IdleTracker idle_;
   std::size_t open_ = 0;                   // sessions open
   std::atomic<bool> drain_requested_{false};

@@ -377,8 +377,8 @@ TEST(UdpGuard, CountsAnAddressRefusalInItsOwnCounter) {
   testing::internal::CaptureStderr();
   guard.count(UdpVerdict::denied_address, counters);
   const std::string out = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(counters.udp_denied_address.load(), 1u);
-  EXPECT_EQ(counters.udp_dropped.load(), 1u);
+  EXPECT_EQ(counters.get(Stat::udp_denied_address), 1u);
+  EXPECT_EQ(counters.get(Stat::udp_dropped), 1u);
   EXPECT_NE(out.find("udp_denied_address=1"), std::string::npos) << out;
   CounterTotals totals;
   totals.add(counters);
