@@ -59,16 +59,16 @@ class Backend {
   virtual std::string_view name() const noexcept = 0;
 
   // Multishot operations: once armed, each completes again and again until cancelled with
-  // stop_*() or forget(). accept stops by itself after an error such as EMFILE, and recv at the
-  // end of the stream or on an error: the owner decides what follows. After stop_*(), a backend
+  // stop_read() or forget(). accept stops by itself after an error such as EMFILE, and recv at the
+  // end of the stream or on an error: the owner decides what follows. After stop_read(), a backend
   // may still deliver what the kernel had already completed before it saw the stop (io_uring
   // cancels asynchronously): that is ordinary input, to be handled, never dropped. After
   // forget(), nothing more is delivered.
   virtual void accept(int fd, Token t) = 0;
   virtual void recv(int fd, Token t) = 0;
   virtual void recv_from(int fd, Token t) = 0;
-  virtual void stop_accept(int fd) = 0;
-  virtual void stop_recv(int fd) = 0;
+  // Stops the multishot read armed on fd, whichever it is (accept, recv or recv_from).
+  virtual void stop_read(int fd) = 0;
 
   // Completes once the non-blocking connect() already started on fd succeeds or fails.
   virtual void connect(int fd, Token t) = 0;

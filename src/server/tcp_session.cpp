@@ -62,7 +62,7 @@ void TcpSession::close(io::Backend& backend) noexcept {
 void TcpSession::pause_reading(io::Backend& backend) {
   if (reading_) {
     reading_ = false;
-    backend.stop_recv(fd_.get());
+    backend.stop_read(fd_.get());
   }
 }
 

@@ -13,7 +13,7 @@
 // Backpressure: once kHighWater bytes are owed the session stops reading, and it reads again
 // when less than kResumeBelow is owed. So a connection owes at most kHighWater plus one read
 // (and, with io_uring, the few reads the kernel had delivered before it saw the stop: input
-// received after stop_recv() is echoed like any other, never dropped), however much it sends
+// received after stop_read() is echoed like any other, never dropped), however much it sends
 // without reading. Buffers exist only while bytes are owed: an idle connection holds none.
 //
 // End of input (the client's FIN) or a --once reply stops reading for good: the session sends

@@ -282,8 +282,8 @@ void Worker::on_completion(const io::Completion& c) {
       // A completion for a connection already closed is stale: find() drops it.
       if (Connection* conn = conns_.find(c.token)) {
         note_progress(c.token.slot);
-        finish(c.token.slot, conn->session.on_recv(backend, c, sockets_.tcp[conn->listener].service,
-                                                   counters_));
+        finish(c.token.slot,
+               conn->session.on_recv(backend, c, sockets_.tcp[conn->listener].service, counters_));
       }
       break;
     case io::Op::send:

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <ostream>
@@ -173,7 +175,7 @@ TEST_P(Contract, StoppingAndRestartingRecvLosesAndReordersNothing) {
     got.insert(got.end(), c.data.begin(), c.data.end());
     eof = c.res == 0;
     if (!eof && !stopped) {
-      backend->stop_recv(p.served.get());
+      backend->stop_read(p.served.get());
       stopped = true;
     }
   };
@@ -407,7 +409,7 @@ void strand_lent_send(Backend& backend, const Listener& l, std::uint32_t slot, b
     if (c.op == Op::recv && c.res > 0 && !handled) {
       handled = true;
       EXPECT_EQ(backend.send_lent(p.served.get(), {slot, 1}, c, c.data), lends);
-      backend.stop_recv(p.served.get());
+      backend.stop_read(p.served.get());
     }
   };
   backend.recv(p.served.get(), {slot, 1});
@@ -496,6 +498,130 @@ TEST_P(Contract, WakeFromAnotherThreadEndsAPollWithoutTimeout) {
   backend->poll(h, std::chrono::nanoseconds(-1));
   waker.join();
   EXPECT_LT(Clock::now() - start, 10s);
+}
+
+// A UDP socket bound to 127.0.0.1 and an ephemeral port; blocking unless told otherwise.
+net::Fd udp_socket(sockaddr_in& addr, bool nonblocking) {
+  net::Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
+  addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (!fd || ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error(std::string("udp socket: ") + std::strerror(errno));
+  }
+  return fd;
+}
+
+TEST_P(Contract, RecvFromDeliversEachDatagramWithItsSourceAndSendToAnswersIt) {
+  auto backend = make();
+  sockaddr_in served_addr{};
+  sockaddr_in peer_addr{};
+  net::Fd served = udp_socket(served_addr, true);
+  net::Fd peer = udp_socket(peer_addr, false);
+  const timeval tv{10, 0};
+  ::setsockopt(peer.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  constexpr int kDatagrams = 20;
+  std::vector<Bytes> got;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    ASSERT_EQ(c.op, Op::recv_from);
+    ASSERT_EQ(c.token.slot, 3u);
+    ASSERT_GE(c.res, 0);
+    ASSERT_NE(c.datagram, nullptr);
+    EXPECT_EQ(c.datagram->peer.port(), ntohs(peer_addr.sin_port));
+    EXPECT_FALSE(c.datagram->truncated);
+    got.emplace_back(c.data.begin(), c.data.end());
+    // The reply goes back to the datagram's source, at once.
+    EXPECT_EQ(backend->send_to(served.get(), c.data, *c.datagram),
+              static_cast<long>(c.data.size()));
+  };
+  backend->recv_from(served.get(), {3, 0});
+  for (int i = 0; i < kDatagrams; ++i) {
+    const Bytes d = random_bytes(1 + static_cast<std::size_t>(i) * 97, 100 + i);
+    ASSERT_EQ(::sendto(peer.get(), d.data(), d.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&served_addr), sizeof(served_addr)),
+              static_cast<ssize_t>(d.size()));
+  }
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return got.size() == kDatagrams; }));
+  for (int i = 0; i < kDatagrams; ++i) {
+    const Bytes want = random_bytes(1 + static_cast<std::size_t>(i) * 97, 100 + i);
+    ASSERT_LT(static_cast<std::size_t>(i), got.size());
+    EXPECT_TRUE(got[static_cast<std::size_t>(i)] == want) << "datagram " << i;
+    Bytes reply(want.size() + 1);
+    EXPECT_EQ(::recv(peer.get(), reply.data(), reply.size(), 0), static_cast<ssize_t>(want.size()));
+    reply.resize(want.size());
+    EXPECT_TRUE(reply == want) << "reply " << i;
+  }
+  backend->forget(served.get());
+}
+
+// An operation the backend cannot set up (here: a receive on a file that is no socket, which
+// epoll refuses to watch and io_uring to receive from) completes with an error, so that its
+// owner can close the connection instead of waiting for it until an idle timeout.
+TEST_P(Contract, AnOperationThatCannotStartCompletesWithAnError) {
+  auto backend = make();
+  FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  const int fd = ::fileno(file);
+  int res = 1;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    EXPECT_EQ(c.op, Op::recv);
+    EXPECT_EQ(c.token.slot, 5u);
+    res = c.res;
+  };
+  backend->recv(fd, {5, 2});
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return res <= 0; }));
+  EXPECT_LT(res, 0);
+  backend->forget(fd);
+  std::fclose(file);
+}
+
+// Out of descriptors: accept completes with -EMFILE and stops (no spinning on a listener that
+// stays readable); armed again once descriptors are free, it takes the waiting connection.
+TEST_P(Contract, AcceptOutOfDescriptorsFailsOnceAndStops) {
+  auto backend = make();
+  Listener l;
+  net::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(client.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)),
+            0);
+  FnHandler h;
+  h.fn = [](const Completion&) {};
+  backend->poll(h, 0ms);  // a first turn: whatever the backend opens lazily, it opens now
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // Every descriptor below the lowest free one is in use: a limit there refuses the next.
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> results;
+  h.fn = [&](const Completion& c) {
+    EXPECT_EQ(c.op, Op::accept);
+    results.push_back(c.res);
+    if (c.res >= 0) {
+      ::close(c.res);
+    }
+  };
+  backend->accept(l.fd.get(), {0, 0});
+  const bool failed = poll_until(*backend, h, [&] { return !results.empty(); });
+  // More turns: a stopped accept delivers nothing more while the connection still waits.
+  for (int i = 0; i < 5; ++i) {
+    backend->poll(h, 10ms);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0], -EMFILE);
+  backend->accept(l.fd.get(), {0, 0});
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return results.size() == 2; }));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_GE(results[1], 0);
+  backend->forget(l.fd.get());
 }
 
 std::string kind_name(const ::testing::TestParamInfo<BackendKind>& info) {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "base/log.hpp"
 #include "io/accept_error.hpp"
 
 namespace netecho::io {
@@ -36,6 +37,13 @@ EpollBackend::EpollBackend()
   ev.data.u64 = kWakeTag;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev) != 0) {
     throw std::system_error(errno, std::system_category(), "epoll backend");
+  }
+}
+
+EpollBackend::~EpollBackend() {
+  if (ctl_failures_ > 1) {
+    base::log("epoll: {} registration(s) refused by the kernel; their operations failed",
+              ctl_failures_);
   }
 }
 
@@ -74,10 +82,11 @@ void EpollBackend::apply_interest() {
     if (want == 0) {
       // Nothing wanted: leave it registered with an empty mask, which still reports errors
       // and hang-ups; handle_read() deregisters a socket that reports them unwanted.
+      // (If the kernel no longer knows the descriptor, nothing is left to silence.)
       if (st.registered) {
         epoll_event ev{};
         ev.data.u64 = tag(fd, st.gen);
-        ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
+        st.registered = ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
         st.events = 0;
       }
       continue;
@@ -85,13 +94,56 @@ void EpollBackend::apply_interest() {
     epoll_event ev{};
     ev.events = want;
     ev.data.u64 = tag(fd, st.gen);
-    const int op = st.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (::epoll_ctl(epoll_.get(), op, fd, &ev) == 0) {
+    int rc = ::epoll_ctl(epoll_.get(), st.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0 && (errno == EEXIST || errno == ENOENT)) {
+      // Our record and the kernel's disagree (a descriptor reused without forget()): the other
+      // operation is the right one.
+      rc = ::epoll_ctl(epoll_.get(), st.registered ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
+    }
+    if (rc == 0) {
       st.registered = true;
       st.events = want;
+      continue;
     }
+    const int err = errno;
+    if (ctl_failures_++ == 0) {
+      base::log("epoll: cannot watch descriptor {}: {}; its operations fail", fd,
+                std::system_category().message(err));
+    }
+    switch (st.read) {
+      case ReadOp::none:
+        break;
+      case ReadOp::accept:
+        failed_.push_back({Op::accept, st.read_token, err});
+        break;
+      case ReadOp::recv:
+        failed_.push_back({Op::recv, st.read_token, err});
+        break;
+      case ReadOp::recv_from:
+        failed_.push_back({Op::recv_from, st.read_token, err});
+        break;
+    }
+    if (st.out.data() != nullptr) {
+      failed_.push_back({Op::send, st.write_token, err});
+    }
+    if (st.connecting) {
+      failed_.push_back({Op::connect, st.write_token, err});
+    }
+    st.read = ReadOp::none;
+    st.out = {};
+    st.connecting = false;
   }
   dirty_.clear();
+}
+
+int EpollBackend::deliver_failed(Handler& handler) {
+  // Handlers may ask for more (and so fail more): take the list first.
+  std::vector<Failed> failed;
+  failed.swap(failed_);
+  for (const Failed& f : failed) {
+    handler.on_completion({f.op, f.token, -f.err, {}, nullptr});
+  }
+  return static_cast<int>(failed.size());
 }
 
 void EpollBackend::accept(int fd, Token t) {
@@ -115,9 +167,7 @@ void EpollBackend::recv_from(int fd, Token t) {
   mark_dirty(fd, st);
 }
 
-void EpollBackend::stop_accept(int fd) { stop_recv(fd); }
-
-void EpollBackend::stop_recv(int fd) {
+void EpollBackend::stop_read(int fd) {
   FdState& st = state(fd);
   st.read = ReadOp::none;
   mark_dirty(fd, st);
@@ -255,6 +305,13 @@ int EpollBackend::handle_write(Handler& handler, int fd, FdState& st) {
 
 int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
   apply_interest();
+  int delivered = 0;
+  if (!failed_.empty()) {
+    // Failures are completions like any other: the turn does not wait when it has some.
+    delivered = deliver_failed(handler);
+    apply_interest();
+    timeout = std::chrono::nanoseconds{0};
+  }
   timespec ts{};
   timespec* tsp = nullptr;
   if (timeout.count() >= 0) {
@@ -277,9 +334,12 @@ int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
                      static_cast<int>(std::min<long long>(ms, 1 << 30)));
   }
   if (n < 0) {
-    return 0;  // EINTR
+    if (errno == EINTR) {
+      return delivered;  // a signal: the loop turns again
+    }
+    // EBADF, EFAULT, EINVAL: the epoll instance itself is broken. Fatal to this worker.
+    throw std::system_error(errno, std::system_category(), "epoll backend: epoll_wait");
   }
-  int delivered = 0;
   for (int i = 0; i < n; ++i) {
     const std::uint64_t data = events_[static_cast<std::size_t>(i)].data.u64;
     const std::uint32_t ev = events_[static_cast<std::size_t>(i)].events;

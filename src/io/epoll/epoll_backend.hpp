@@ -18,13 +18,15 @@ class EpollBackend final : public Backend {
  public:
   // Throws std::system_error when the kernel refuses an epoll instance or eventfd.
   EpollBackend();
+  ~EpollBackend() override;
+  EpollBackend(const EpollBackend&) = delete;
+  EpollBackend& operator=(const EpollBackend&) = delete;
 
   std::string_view name() const noexcept override { return "epoll"; }
   void accept(int fd, Token t) override;
   void recv(int fd, Token t) override;
   void recv_from(int fd, Token t) override;
-  void stop_accept(int fd) override;
-  void stop_recv(int fd) override;
+  void stop_read(int fd) override;
   void connect(int fd, Token t) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
   void send(int fd, Token t, std::span<const std::byte> data) override;
@@ -55,7 +57,12 @@ class EpollBackend final : public Backend {
 
   FdState& state(int fd);
   void mark_dirty(int fd, FdState& st);
+  // Registers the interest of every dirty descriptor. A registration the kernel refuses
+  // (ENOMEM, ENOSPC under max_user_watches, EPERM for a file epoll cannot watch) would leave
+  // its operations waiting forever: they are failed instead, queued on failed_ for poll() to
+  // deliver with -errno, counted, and logged.
   void apply_interest();
+  int deliver_failed(Handler& handler);
   int handle_read(Handler& handler, int fd, std::uint32_t gen);
   int handle_write(Handler& handler, int fd, FdState& st);
 
@@ -65,6 +72,14 @@ class EpollBackend final : public Backend {
   std::vector<FdState> fds_;
   std::vector<int> dirty_;
   std::vector<epoll_event> events_;
+  // An operation whose registration failed, and why.
+  struct Failed {
+    Op op;
+    Token token;
+    int err;
+  };
+  std::vector<Failed> failed_;
+  std::uint64_t ctl_failures_ = 0;  // registrations refused, over the backend's life
   std::vector<std::byte> buffer_;  // shared by every read of this thread; 64 KiB + 1
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <system_error>
 
@@ -131,14 +132,7 @@ UringBackend::Channel& UringBackend::channel(int fd) {
   if (slot_of_fd_[index] >= 0) {
     return channels_[static_cast<std::size_t>(slot_of_fd_[index])];
   }
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(channels_.size());
-    channels_.emplace_back();
-  }
+  const std::uint32_t slot = channels_.acquire().slot;
   slot_of_fd_[index] = static_cast<std::int32_t>(slot);
   Channel& ch = channels_[slot];
   ch.fd = fd;
@@ -165,12 +159,12 @@ void UringBackend::want_read(int fd, Read read, Token t) {
 void UringBackend::accept(int fd, Token t) { want_read(fd, Read::accept, t); }
 void UringBackend::recv(int fd, Token t) { want_read(fd, Read::recv, t); }
 void UringBackend::recv_from(int fd, Token t) { want_read(fd, Read::recv_from, t); }
-void UringBackend::stop_accept(int fd) { want_read(fd, Read::none, {}); }
-void UringBackend::stop_recv(int fd) { want_read(fd, Read::none, {}); }
+void UringBackend::stop_read(int fd) { want_read(fd, Read::none, {}); }
 
 void UringBackend::connect(int fd, Token t) {
   Channel& ch = channel(fd);
-  ch.connect_queued = true;
+  assert(ch.write == Write::none);
+  ch.write = Write::connect_queued;
   ch.write_token = t;
   mark_dirty(slot_of(ch));
 }
@@ -181,7 +175,8 @@ long UringBackend::try_send(int /*fd*/, std::span<const std::byte> /*data*/) noe
 
 void UringBackend::send(int fd, Token t, std::span<const std::byte> data) {
   Channel& ch = channel(fd);
-  ch.send_queued = true;
+  assert(ch.write == Write::none || ch.write == Write::send_queued);
+  ch.write = Write::send_queued;
   ch.write_token = t;
   ch.out = data;
   mark_dirty(slot_of(ch));
@@ -203,7 +198,7 @@ bool UringBackend::send_lent(int fd, Token t, const Completion& c,
     return false;  // not in the buffer of c
   }
   Channel& ch = channel(fd);
-  if (ch.send_queued || ch.send_armed) {
+  if (ch.write != Write::none) {
     return false;
   }
   delivering_.lent = true;
@@ -212,7 +207,7 @@ bool UringBackend::send_lent(int fd, Token t, const Completion& c,
   ch.lent_group = delivering_.group;
   ch.lent_bid = delivering_.bid;
   ch.lent_done = 0;
-  ch.send_queued = true;
+  ch.write = Write::send_queued;
   ch.write_token = t;
   ch.out = data;
   mark_dirty(slot_of(ch));
@@ -237,29 +232,28 @@ void UringBackend::forget(int fd) {
   }
   const auto slot = static_cast<std::uint32_t>(slot_of_fd_[index]);
   Channel& ch = channels_[slot];
+  const std::uint32_t gen = channels_.gen(slot);
   // Requests already in the kernel hold their own reference to the socket, so closing fd does
   // not stop them: cancel them at the next flush, before anything else is submitted.
   if (ch.armed != Kind::wake && !ch.cancelling) {
-    cancels_.push_back(pack(ch.armed, ch.gen, slot));
+    cancels_.push_back(pack(ch.armed, gen, slot));
   }
-  if (ch.send_armed) {
-    cancels_.push_back(pack(Kind::send, ch.gen, slot));
+  if (ch.write == Write::send_in_kernel) {
+    cancels_.push_back(pack(Kind::send, gen, slot));
   }
   if (ch.send_lent) {
-    if (ch.send_armed) {
-      orphans_.push_back({pack(Kind::send, ch.gen, slot), ch.lent_group, ch.lent_bid});
+    if (ch.write == Write::send_in_kernel) {
+      orphans_.push_back({pack(Kind::send, gen, slot), ch.lent_group, ch.lent_bid});
     } else {
       release_lent(ch.lent_group, ch.lent_bid);  // never submitted
     }
   }
-  if (ch.connect_armed) {
-    cancels_.push_back(pack(Kind::connect, ch.gen, slot));
+  if (ch.write == Write::connect_in_kernel) {
+    cancels_.push_back(pack(Kind::connect, gen, slot));
   }
-  const std::uint32_t gen = (ch.gen + 1) & kGenMask;
-  ch = Channel{};
-  ch.gen = gen;
+  // From here on, completions of what was in the kernel are stale; the slot is free.
+  channels_.release(slot);
   slot_of_fd_[index] = -1;
-  free_slots_.push_back(slot);
 }
 
 io_uring_sqe* UringBackend::get_sqe() {
@@ -322,28 +316,25 @@ void UringBackend::arm(std::uint32_t slot) {
         sqe->buf_group = static_cast<std::uint16_t>(Group::datagram);
         break;
     }
-    tag(sqe, pack(wanted, ch.gen, slot));
+    tag(sqe, pack(wanted, channels_.gen(slot), slot));
     ch.armed = wanted;
   } else if (ch.armed != Kind::wake && ch.armed != wanted && !ch.cancelling) {
     // Stopped, or moving to the large buffers: cancel, and arm what is wanted (if anything)
     // once the old request's final completion is in. So two reads never race on one socket.
-    prep_cancel(pack(ch.armed, ch.gen, slot));
+    prep_cancel(pack(ch.armed, channels_.gen(slot), slot));
     ch.cancelling = true;
   }
-  if (ch.send_queued && !ch.send_armed) {
+  if (ch.write == Write::send_queued) {
     io_uring_sqe* sqe = get_sqe();
     // MSG_WAITALL: the kernel keeps sending until all is gone (or an error), one completion.
     io_uring_prep_send(sqe, ch.fd, ch.out.data(), ch.out.size(), MSG_NOSIGNAL | MSG_WAITALL);
-    tag(sqe, pack(Kind::send, ch.gen, slot));
-    ch.send_queued = false;
-    ch.send_armed = true;
-  }
-  if (ch.connect_queued && !ch.connect_armed) {
+    tag(sqe, pack(Kind::send, channels_.gen(slot), slot));
+    ch.write = Write::send_in_kernel;
+  } else if (ch.write == Write::connect_queued) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_poll_add(sqe, ch.fd, POLLOUT);
-    tag(sqe, pack(Kind::connect, ch.gen, slot));
-    ch.connect_queued = false;
-    ch.connect_armed = true;
+    tag(sqe, pack(Kind::connect, channels_.gen(slot), slot));
+    ch.write = Write::connect_in_kernel;
   }
 }
 

@@ -44,6 +44,7 @@
 
 #include "io/backend.hpp"
 #include "io/probe.hpp"
+#include "io/slot_table.hpp"
 #include "io/uring/buf_ring.hpp"
 #include "net/fd.hpp"
 
@@ -66,8 +67,7 @@ class UringBackend final : public Backend {
   void accept(int fd, Token t) override;
   void recv(int fd, Token t) override;
   void recv_from(int fd, Token t) override;
-  void stop_accept(int fd) override;
-  void stop_recv(int fd) override;
+  void stop_read(int fd) override;
   void connect(int fd, Token t) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
   void send(int fd, Token t, std::span<const std::byte> data) override;
@@ -92,6 +92,16 @@ class UringBackend final : public Backend {
     connect
   };
   enum class Read : std::uint8_t { none, accept, recv, recv_from };
+  // A channel's one write-side request, from the ask to its completion. A connect completes
+  // before the owner sends, and the owner sends one at a time (backend.hpp), so the states
+  // exclude each other.
+  enum class Write : std::uint8_t {
+    none,
+    send_queued,        // send() or send_lent() asked: submitted at the next flush
+    send_in_kernel,     // submitted; its completion clears it (or queues the rest of a lent one)
+    connect_queued,     // connect() asked
+    connect_in_kernel,  // the POLLOUT that ends the connect is submitted
+  };
   enum class Group : std::uint16_t { small = 0, datagram = 1, large = 2 };
 
   // A ring of receive buffers and how many of them are lent to sends.
@@ -105,15 +115,11 @@ class UringBackend final : public Backend {
   // forgets the descriptor; the generation tells the occupants apart.
   struct Channel {
     int fd = -1;
-    std::uint32_t gen = 0;
     Read want = Read::none;    // the multishot read the owner asked for
     Kind armed = Kind::wake;   // the multishot read in the kernel (wake: none), until its end
     bool cancelling = false;   // a cancel for `armed` was submitted
     bool large = false;        // TCP receives use the large buffers (the connection streams)
-    bool send_queued = false;  // send() asked; submitted at the next flush
-    bool send_armed = false;
-    bool connect_queued = false;
-    bool connect_armed = false;
+    Write write = Write::none;
     bool dirty = false;      // on dirty_, to be turned into SQEs at the next flush
     bool send_lent = false;  // the send writes from a lent receive buffer...
     Group lent_group = Group::small;
@@ -140,7 +146,8 @@ class UringBackend final : public Backend {
     std::uint16_t bid;
   };
 
-  static constexpr std::uint32_t kGenMask = 0xffffff;  // 24 bits of generation in user_data
+  static constexpr unsigned kGenBits = 24;  // of generation in user_data
+  static constexpr std::uint32_t kGenMask = SlotTable<Channel, kGenBits>::kGenMask;
 
   static std::uint64_t pack(Kind kind, std::uint32_t gen, std::uint32_t slot) noexcept {
     return (std::uint64_t{static_cast<std::uint8_t>(kind)} << 56) |
@@ -150,9 +157,7 @@ class UringBackend final : public Backend {
     return k == Kind::accept || k == Kind::recv_small || k == Kind::recv_large ||
            k == Kind::recv_from;
   }
-  std::uint32_t slot_of(const Channel& ch) const noexcept {
-    return static_cast<std::uint32_t>(&ch - channels_.data());
-  }
+  std::uint32_t slot_of(const Channel& ch) const noexcept { return channels_.slot_of(ch); }
   Pool& pool(Group g) noexcept {
     return g == Group::small ? small_ : g == Group::large ? large_ : datagram_;
   }
@@ -193,8 +198,7 @@ class UringBackend final : public Backend {
   Pool large_;             // TCP receives of streaming connections
   Pool datagram_;          // whole datagrams, with the kernel's header and the source address
   msghdr datagram_hdr_{};  // the layout of each datagram buffer
-  std::vector<Channel> channels_;
-  std::vector<std::uint32_t> free_slots_;
+  SlotTable<Channel, kGenBits> channels_;  // the slot and generation of each SQE's user_data
   std::vector<std::int32_t> slot_of_fd_;  // -1: no channel
   std::vector<std::uint32_t> dirty_;
   std::vector<std::uint64_t> cancels_;  // user_data of requests to cancel at the next flush

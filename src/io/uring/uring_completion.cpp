@@ -55,7 +55,7 @@ void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
   }
   const auto slot = static_cast<std::uint32_t>(cqe.user_data);
   const auto gen = static_cast<std::uint32_t>(cqe.user_data >> 32) & kGenMask;
-  if (slot >= channels_.size() || channels_[slot].gen != gen) {
+  if (channels_.find({slot, gen}) == nullptr) {
     on_stale(kind, cqe);  // for a descriptor the owner forgot: drop it
     return;
   }
@@ -69,7 +69,7 @@ void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
   }
   if (kind == Kind::connect) {
     Channel& ch = channels_[slot];
-    ch.connect_armed = false;
+    ch.write = Write::none;
     int err = 0;
     if (cqe.res < 0) {
       err = -cqe.res;
@@ -200,14 +200,14 @@ void UringBackend::on_datagram(Handler& handler, Token token, const io_uring_cqe
 
 void UringBackend::on_send(Handler& handler, std::uint32_t slot, const io_uring_cqe& cqe) {
   Channel& ch = channels_[slot];
-  ch.send_armed = false;
+  ch.write = Write::none;
   int res = cqe.res;
   if (ch.send_lent) {
     if (res > 0 && static_cast<std::size_t>(res) < ch.out.size()) {
       // Short: send the rest first, as the owner of a lent send hears only of the whole.
       ch.lent_done += static_cast<std::uint32_t>(res);
       ch.out = ch.out.subspan(static_cast<std::size_t>(res));
-      ch.send_queued = true;
+      ch.write = Write::send_queued;
       mark_dirty(slot);
       return;
     }
