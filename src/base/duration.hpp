@@ -2,6 +2,7 @@
 // Durations as people type them: "10s", "250ms", "1.5", "2m", "100us". A bare number is seconds.
 
 #include <chrono>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -13,5 +14,15 @@ std::variant<std::chrono::nanoseconds, std::string> parse_duration(std::string_v
 
 // "1.5 s", "250 ms", "40 us" for reports.
 std::string format_duration(std::chrono::nanoseconds d);
+
+// d (not negative) as the system calls take it: timespec, or another struct with tv_sec and
+// tv_nsec (io_uring's __kernel_timespec).
+template <typename Timespec = timespec>
+constexpr Timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+  Timespec ts{};
+  ts.tv_sec = static_cast<decltype(ts.tv_sec)>(d.count() / 1'000'000'000);
+  ts.tv_nsec = static_cast<decltype(ts.tv_nsec)>(d.count() % 1'000'000'000);
+  return ts;
+}
 
 }  // namespace netecho::base

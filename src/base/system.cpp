@@ -1,6 +1,7 @@
 #include "base/system.hpp"
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@ unsigned available_cpus() noexcept {
   }
   return std::max(1u, std::thread::hardware_concurrency());
 }
+
+void ignore_sigpipe() noexcept { ::signal(SIGPIPE, SIG_IGN); }
 
 FileLimit raise_open_file_limit() noexcept {
   rlimit lim{};

@@ -14,6 +14,10 @@ struct FileLimit {
   std::uint64_t after = 0;   // the soft limit now (the hard limit when raising worked)
 };
 
+// Makes a write to a closed socket or pipe fail with EPIPE instead of killing the process. Every
+// entry point that writes to peers calls it once, before starting threads.
+void ignore_sigpipe() noexcept;
+
 // Raises the soft open-file limit to the hard limit. Never fails: when the limit cannot be read
 // or raised, after == before.
 FileLimit raise_open_file_limit() noexcept;

@@ -42,6 +42,15 @@ bool looks_numeric_v4(std::string_view host) {
 
 std::string_view to_string(Transport t) noexcept { return t == Transport::tcp ? "tcp" : "udp"; }
 
+std::string to_string(const Endpoint& e) {
+  const bool v6 = e.host.find(':') != std::string::npos;
+  return v6 ? fmt::format("[{}]:{}", e.host, e.port) : fmt::format("{}:{}", e.host, e.port);
+}
+
+std::string to_string(const Target& t) {
+  return fmt::format("{}://{}", to_string(t.transport), to_string(t.endpoint));
+}
+
 Parsed<Endpoint> parse_endpoint(std::string_view text) {
   if (text.empty()) {
     return std::string("empty address (expected HOST:PORT)");

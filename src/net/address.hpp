@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,11 +28,27 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// "host:port", or "[v6]:port" for an IPv6 literal: as parse_endpoint() reads it back.
+std::string to_string(const Endpoint& e);
+
 // A target for the client tools: transport plus endpoint ("udp://[::1]:7").
 struct Target {
   Transport transport = Transport::tcp;
   Endpoint endpoint;
 };
+
+// "tcp://host:port", "udp://[v6]:port".
+std::string to_string(const Target& t);
+
+// Whether the 16 bytes of an IPv6 address are an IPv4-mapped one (::ffff:a.b.c.d).
+constexpr bool is_v4_mapped(std::span<const std::uint8_t, 16> a) noexcept {
+  for (std::size_t i = 0; i < 10; ++i) {
+    if (a[i] != 0) {
+      return false;
+    }
+  }
+  return a[10] == 0xff && a[11] == 0xff;
+}
 
 // Either a value or a message that names the bad input, for parsers.
 template <typename T>

@@ -66,7 +66,8 @@ std::optional<std::uint32_t> as_v4(const ProcAddress& a) {
   if (!a.v6) {
     return a.words[0];
   }
-  if (a.words[0] == 0 && a.words[1] == 0 && a.words[2] == htonl(0xffff)) {
+  if (is_v4_mapped(std::span<const std::uint8_t, 16>(
+          reinterpret_cast<const std::uint8_t*>(a.words.data()), 16))) {
     return a.words[3];
   }
   return std::nullopt;

@@ -20,7 +20,7 @@ SourceKey SourceKey::from(const net::SockAddr& addr) noexcept {
   } else if (addr.family() == AF_INET6) {
     const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr.get());
     std::memcpy(key.bytes.data(), &sin6->sin6_addr, 16);
-    if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+    if (!net::is_v4_mapped(key.bytes)) {
       std::memset(key.bytes.data() + 8, 0, 8);  // the /64 prefix
     }
   }
@@ -29,9 +29,7 @@ SourceKey SourceKey::from(const net::SockAddr& addr) noexcept {
 
 bool SourceKey::is_loopback() const noexcept {
   static constexpr std::array<std::uint8_t, 16> kV6LoopbackPrefix{};
-  const bool v4 = std::all_of(bytes.begin(), bytes.begin() + 10, [](auto b) { return b == 0; }) &&
-                  bytes[10] == 0xff && bytes[11] == 0xff;
-  if (v4) {
+  if (net::is_v4_mapped(bytes)) {
     return bytes[12] == 127;  // 127.0.0.0/8
   }
   // ::1 is kept as its /64, which is ::/64 (nothing else routable lives there).
@@ -40,9 +38,7 @@ bool SourceKey::is_loopback() const noexcept {
 
 std::string SourceKey::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
-  const bool v4 = bytes[10] == 0xff && bytes[11] == 0xff &&
-                  std::all_of(bytes.begin(), bytes.begin() + 10, [](auto b) { return b == 0; });
-  if (v4) {
+  if (net::is_v4_mapped(bytes)) {
     inet_ntop(AF_INET, bytes.data() + 12, buf, sizeof(buf));
     return buf;
   }

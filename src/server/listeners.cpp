@@ -19,9 +19,7 @@ namespace {
 constexpr auto kHeldPortRetry = std::chrono::milliseconds(10);
 
 std::string describe_spec(const ListenerSpec& spec) {
-  const bool v6 = spec.endpoint.host.find(':') != std::string::npos;
-  return fmt::format("{} {}{}{}:{}", net::to_string(spec.transport), v6 ? "[" : "",
-                     spec.endpoint.host, v6 ? "]" : "", spec.endpoint.port);
+  return fmt::format("{} {}", net::to_string(spec.transport), net::to_string(spec.endpoint));
 }
 
 net::ConfigError cannot_listen(const ListenerSpec& spec, const std::string& why) {

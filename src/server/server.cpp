@@ -110,7 +110,7 @@ WorkerShared Server::worker_shared() {
 Server::~Server() = default;
 
 void Server::block_signals() {
-  ::signal(SIGPIPE, SIG_IGN);
+  base::ignore_sigpipe();
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

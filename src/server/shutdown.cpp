@@ -18,8 +18,8 @@ using Clock = std::chrono::steady_clock;
 // The next signal of set, or 0 when deadline passes first.
 int wait_signal(const sigset_t& set, Clock::time_point deadline) {
   const auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  const timespec ts =
+      base::to_timespec(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
   const int sig = ::sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;  // EAGAIN: the deadline; EINTR: look again
 }

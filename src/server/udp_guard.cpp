@@ -32,8 +32,7 @@ bool is_loopback_address(const SourceKey& k) noexcept {
 }
 
 bool is_ipv4(const SourceKey& k) noexcept {  // ::ffff:a.b.c.d, the form IPv4 takes here
-  return std::all_of(k.bytes.begin(), k.bytes.begin() + 10, [](auto b) { return b == 0; }) &&
-         k.bytes[10] == 0xff && k.bytes[11] == 0xff;
+  return net::is_v4_mapped(k.bytes);
 }
 
 // Whether an address can be one host's: not unspecified (0.0.0.0/8, ::), multicast

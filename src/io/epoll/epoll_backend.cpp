@@ -9,6 +9,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "base/duration.hpp"
 #include "base/log.hpp"
 #include "io/accept_error.hpp"
 
@@ -315,8 +316,7 @@ int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
   timespec ts{};
   timespec* tsp = nullptr;
   if (timeout.count() >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    ts = base::to_timespec(timeout);
     tsp = &ts;
   }
   int n = -1;

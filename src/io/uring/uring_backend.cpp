@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "base/duration.hpp"
 #include "base/log.hpp"
 
 namespace netecho::io {
@@ -385,9 +386,7 @@ void UringBackend::wait(std::chrono::nanoseconds timeout) {
   } else if (timeout.count() == 0) {
     io_uring_submit_and_get_events(&ring_);
   } else {
-    __kernel_timespec ts{};
-    ts.tv_sec = timeout.count() / 1'000'000'000;
-    ts.tv_nsec = timeout.count() % 1'000'000'000;
+    __kernel_timespec ts = base::to_timespec<__kernel_timespec>(timeout);
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   }
