@@ -5,8 +5,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -584,12 +584,30 @@ TEST_P(Contract, AnOperationThatCannotStartCompletesWithAnError) {
 TEST_P(Contract, AcceptOutOfDescriptorsFailsOnceAndStops) {
   auto backend = make();
   Listener l;
-  net::Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ASSERT_EQ(::connect(client.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)),
-            0);
+  std::vector<int> results;
   FnHandler h;
-  h.fn = [](const Completion&) {};
-  backend->poll(h, 0ms);  // a first turn: whatever the backend opens lazily, it opens now
+  h.fn = [&](const Completion& c) {
+    EXPECT_EQ(c.op, Op::accept);
+    results.push_back(c.res);
+    if (c.res >= 0) {
+      ::close(c.res);
+    }
+  };
+  // A first connection accepted as usual, before the limit is lowered: whatever the backend
+  // (or a sanitizer's runtime, on its first check of a call) opens lazily, it opens now.
+  backend->accept(l.fd.get(), {0, 0});
+  net::Fd first(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(first.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr)), 0);
+  ASSERT_TRUE(poll_until(*backend, h, [&] { return results.size() == 1; }));
+  ASSERT_GE(results[0], 0);
+  // Stopped, and armed again under the lower limit below. (An io_uring accept armed before the
+  // limit was lowered was seen to go on accepting past it: the kernel's business, not ours.)
+  backend->stop_read(l.fd.get());
+  for (int i = 0; i < 3; ++i) {
+    backend->poll(h, 0ms);
+  }
+  net::Fd second(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(second);
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   // Every descriptor below the lowest free one is in use: a limit there refuses the next.
@@ -599,28 +617,23 @@ TEST_P(Contract, AcceptOutOfDescriptorsFailsOnceAndStops) {
   rlimit low = saved;
   low.rlim_cur = static_cast<rlim_t>(lowest_free);
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-  std::vector<int> results;
-  h.fn = [&](const Completion& c) {
-    EXPECT_EQ(c.op, Op::accept);
-    results.push_back(c.res);
-    if (c.res >= 0) {
-      ::close(c.res);
-    }
-  };
   backend->accept(l.fd.get(), {0, 0});
-  const bool failed = poll_until(*backend, h, [&] { return !results.empty(); });
+  const int rc =
+      ::connect(second.get(), reinterpret_cast<const sockaddr*>(&l.addr), sizeof(l.addr));
+  const bool failed = rc == 0 && poll_until(*backend, h, [&] { return results.size() == 2; });
   // More turns: a stopped accept delivers nothing more while the connection still waits.
   for (int i = 0; i < 5; ++i) {
     backend->poll(h, 10ms);
   }
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(rc, 0) << std::strerror(errno);
   ASSERT_TRUE(failed);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0], -EMFILE);
-  backend->accept(l.fd.get(), {0, 0});
-  EXPECT_TRUE(poll_until(*backend, h, [&] { return results.size() == 2; }));
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_GE(results[1], 0);
+  EXPECT_EQ(results[1], -EMFILE);
+  backend->accept(l.fd.get(), {0, 0});
+  EXPECT_TRUE(poll_until(*backend, h, [&] { return results.size() == 3; }));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_GE(results[2], 0);
   backend->forget(l.fd.get());
 }
 

@@ -124,7 +124,7 @@ Socket tcp_from(const std::string& source, std::uint16_t port, int rcvbuf = 0) {
 }
 
 // One byte out and back: whether the connection is served.
-bool echoes(Socket& s, std::chrono::milliseconds timeout = 5s) {
+bool echoes(Socket& s, std::chrono::milliseconds timeout = scaled(5000ms)) {
   const Bytes one = to_bytes("x");
   if (::send(s.fd(), one.data(), 1, MSG_NOSIGNAL) != 1) {
     return false;
@@ -166,7 +166,7 @@ std::optional<Ending> wait_closed(Socket& s, std::chrono::milliseconds timeout) 
 bool refused_without_echo(Socket& s) {
   const char probe = 'x';
   ::send(s.fd(), &probe, 1, MSG_NOSIGNAL);  // may fail: the reset can come first
-  const auto end = wait_closed(s, 5s);
+  const auto end = wait_closed(s, scaled(5s));
   return end && end->data.empty();
 }
 
@@ -550,7 +550,7 @@ Process serve_with_file_limit(int limit, const std::vector<std::string>& args,
   Process proc = Process::spawn(argv);
   const std::regex listening(R"(listening proto=tcp host=\S+ port=(\d+) .*)");
   for (int i = 0; i < 16; ++i) {
-    const auto line = proc.read_line(10s);
+    const auto line = proc.read_line(scaled(10s));
     if (!line) {
       break;
     }
@@ -614,7 +614,7 @@ TEST_P(Hardening, OutOfDescriptorsPausesAcceptingWithoutSpinningAndRecovers) {
     served.pop_back();
   }
   for (auto& s : waiting) {
-    EXPECT_EQ(s.recv_exact(1, 5s), to_bytes("w"));
+    EXPECT_EQ(s.recv_exact(1, scaled(5s)), to_bytes("w"));
     EXPECT_TRUE(echoes(s));
   }
   served.clear();
@@ -721,10 +721,10 @@ TEST_P(Hardening, UdpDatagramLargerThanTheBufferIsDroppedNotCut) {
   // the first got none.
   udp_send_to(s, port, big);
   udp_send_to(s, port, fits);
-  EXPECT_EQ(udp_recv(s, 5000ms), fits);
+  EXPECT_EQ(udp_recv(s, scaled(5000ms)), fits);
   udp_send_to(s, port, big);
   udp_send_to(s, port, small);
-  EXPECT_EQ(udp_recv(s, 5000ms), small);
+  EXPECT_EQ(udp_recv(s, scaled(5000ms)), small);
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_truncated"), 2u);
   EXPECT_EQ(counts.at("udp_out"), 2u);
@@ -741,7 +741,7 @@ bool answered_from_port(Server& server, const char* source, std::uint16_t deny_p
   udp_send_to(sentinel, port, to_bytes("sentinel"));
   // With one worker the answers leave in order: once the sentinel's is here, the other's
   // would be queued already.
-  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), to_bytes("sentinel"));
   return !queue_empty(from);
 }
 
@@ -803,7 +803,7 @@ TEST_P(Hardening, UdpForgedPrivilegedSourcePortsGetNoAnswer) {
   }
   Socket sentinel = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
   udp_send_to(sentinel, port, payload);
-  EXPECT_EQ(udp_recv(sentinel, 5000ms), payload);
+  EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), payload);
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_in"), 6u);
   EXPECT_EQ(counts.at("udp_denied_port"), 5u);
@@ -831,10 +831,10 @@ TEST_P(Hardening, UdpNeverAnswersItsOwnAddress) {
   }
   Socket sentinel = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
   udp_send_to(sentinel, b, to_bytes("sentinel"));
-  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), to_bytes("sentinel"));
   if (forged == 2) {
     udp_send_to(sentinel, a, to_bytes("sentinel"));
-    EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+    EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), to_bytes("sentinel"));
   }
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_denied_self"), forged);
@@ -856,7 +856,7 @@ TEST_P(Hardening, UdpNeverAnswersAnUnspecifiedSourceSentToTheUnspecifiedAddress)
       << std::strerror(errno);
   Socket sentinel = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
   udp_send_to(sentinel, port, to_bytes("sentinel"));
-  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), to_bytes("sentinel"));
   EXPECT_FALSE(anything_arrives(victim, 200ms)) << "the forged datagram was answered";
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_in"), 2u) << "the forged datagram did not reach the server";
@@ -884,7 +884,7 @@ TEST_P(Hardening, UdpNeverAnswersAMappedSourceThatCameOverIpv6) {
   ASSERT_EQ(::bind(sentinel.fd(), reinterpret_cast<const sockaddr*>(&six), sizeof(six)), 0);
   ASSERT_TRUE(
       inject_udp6_on_loopback("::1", local_port(sentinel), "::1", port, to_bytes("sentinel")));
-  EXPECT_EQ(udp_recv(sentinel, 5000ms), to_bytes("sentinel"));
+  EXPECT_EQ(udp_recv(sentinel, scaled(5000ms)), to_bytes("sentinel"));
   EXPECT_FALSE(anything_arrives(victim, 200ms)) << "the forged datagram was answered";
   const auto counts = stop_and_count(server);
   EXPECT_EQ(counts.at("udp_in"), 2u) << "the forged datagram did not reach the server";
@@ -919,18 +919,18 @@ TEST_P(Hardening, DrainLetsTheEchoInFlightFinish) {
   const Bytes data = random_bytes(96 * 1024, 7);
   client.send_all(data);
   ::kill(server.process().pid(), SIGTERM);
-  const auto line = server.process().read_line(5s);
+  const auto line = server.process().read_line(scaled(5s));
   ASSERT_TRUE(line);
   // 1, or 0 when the server had already passed the whole echo to the kernel (which still
   // delivers it after close).
   EXPECT_TRUE(std::regex_match(*line, std::regex("draining connections=[01] timeout_ms=20000")))
       << *line;
   EXPECT_FALSE(accepts_connections(port)) << "the listener is closed once draining is announced";
-  const auto end = wait_closed(client, 20s);
+  const auto end = wait_closed(client, scaled(20s));
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->reset);
   EXPECT_TRUE(end->data == data) << "got " << end->data.size() << " of " << data.size();
-  EXPECT_EQ(server.process().wait(5s), 0);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 0);
   EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
 }
 
@@ -942,15 +942,15 @@ TEST_P(Hardening, DrainWaitsForAReaderThatFallsBehind) {
   Bytes sent;
   ASSERT_GT(fill_until_full(slow, &sent), 0u);
   ::kill(server.process().pid(), SIGTERM);
-  const auto line = server.process().read_line(5s);
+  const auto line = server.process().read_line(scaled(5s));
   ASSERT_TRUE(line);
   EXPECT_EQ(*line, "draining connections=1 timeout_ms=20000");
-  const auto end = wait_closed(slow, 20s);
+  const auto end = wait_closed(slow, scaled(20s));
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->reset);
   EXPECT_EQ(end->data.size(), sent.size());
   EXPECT_TRUE(end->data == sent) << "the echo differs from what was sent";
-  EXPECT_EQ(server.process().wait(5s), 0);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 0);
   EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
 }
 
@@ -962,7 +962,7 @@ TEST_P(Hardening, DrainKeepsAConnectionThatKeepsTalkingOpen) {
   Socket client = tcp_from("127.0.0.1", server.port("tcp"));
   ASSERT_TRUE(echoes(client));
   ::kill(server.process().pid(), SIGTERM);
-  const auto line = server.process().read_line(5s);
+  const auto line = server.process().read_line(scaled(5s));
   ASSERT_TRUE(line);
   EXPECT_EQ(*line, "draining connections=1 timeout_ms=20000");
   for (int i = 0; i < 10; ++i) {
@@ -970,12 +970,12 @@ TEST_P(Hardening, DrainKeepsAConnectionThatKeepsTalkingOpen) {
     ASSERT_TRUE(echoes(client)) << "message " << i << " after the signal";
   }
   const auto silent = Clock::now();
-  const auto end = wait_closed(client, 5s);
+  const auto end = wait_closed(client, scaled(5s));
   ASSERT_TRUE(end) << "never closed after the client fell silent";
   EXPECT_FALSE(end->reset);
   EXPECT_TRUE(end->data.empty());
   EXPECT_GE(seconds_since(silent), 0.2) << "closed before a quiet period had passed";
-  EXPECT_EQ(server.process().wait(5s), 0);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 0);
   EXPECT_EQ(stopped_counters(server.process().stderr_text()).at("tcp_drain_cut"), 0u);
 }
 
@@ -987,8 +987,8 @@ TEST_P(Hardening, DrainTimeoutShorterThanTheQuietPeriodLosesNothingAndExitsZero)
   Socket idle = tcp_from("127.0.0.1", server.port("tcp"));
   ASSERT_TRUE(echoes(idle));
   ::kill(server.process().pid(), SIGTERM);
-  EXPECT_EQ(server.process().wait(5s), 0) << server.process().stderr_text();
-  const auto end = wait_closed(idle, 5s);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 0) << server.process().stderr_text();
+  const auto end = wait_closed(idle, scaled(5s));
   ASSERT_TRUE(end);
   EXPECT_FALSE(end->reset);
   EXPECT_TRUE(end->data.empty());
@@ -1001,7 +1001,7 @@ TEST_P(Hardening, DrainTimeoutCutsAStuckConnectionAndExitsOne) {
   ASSERT_GT(fill_until_full(stuck), 0u);
   const auto start = Clock::now();
   ::kill(server.process().pid(), SIGTERM);
-  EXPECT_EQ(server.process().wait(5s), 1);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 1);
   EXPECT_GE(seconds_since(start), 0.45);
   EXPECT_LT(seconds_since(start), 2.0);
   const std::string err = server.process().stderr_text();
@@ -1014,11 +1014,11 @@ TEST_P(Hardening, SecondSignalDuringADrainExitsAtOnce) {
   Socket stuck = tcp_from("127.0.0.1", server.port("tcp"), 4096);
   ASSERT_GT(fill_until_full(stuck), 0u);
   ::kill(server.process().pid(), SIGTERM);
-  const auto line = server.process().read_line(5s);
+  const auto line = server.process().read_line(scaled(5s));
   ASSERT_TRUE(line && line->rfind("draining ", 0) == 0);
   const auto start = Clock::now();
   ::kill(server.process().pid(), SIGINT);
-  EXPECT_EQ(server.process().wait(5s), 1);
+  EXPECT_EQ(server.process().wait(scaled(5s)), 1);
   EXPECT_LT(seconds_since(start), 1.0);
 }
 
@@ -1140,7 +1140,7 @@ TEST_P(Hardening, UserDropsEveryPrivilegeAfterBindingPort7) {
   EXPECT_TRUE(echoes(tcp));
   Socket udp = bound_socket(SOCK_DGRAM, "127.0.0.1", 0);
   udp_send_to(udp, 7, to_bytes("seven"));
-  EXPECT_EQ(udp_recv(udp, 5000ms), to_bytes("seven"));
+  EXPECT_EQ(udp_recv(udp, scaled(5000ms)), to_bytes("seven"));
   const std::string task_dir = "/proc/" + std::to_string(server.process().pid()) + "/task";
   DIR* d = ::opendir(task_dir.c_str());
   ASSERT_NE(d, nullptr);

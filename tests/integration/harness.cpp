@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -40,14 +41,16 @@ int ms_left(Clock::time_point deadline) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+// A new file /tmp/netecho-test-XXXXXX<tag>, created empty: the caller unlinks it. (The name
+// carries the tag from the start, so no second file is left behind.)
 std::string temp_path(const char* tag) {
-  char tmpl[] = "/tmp/netecho-test-XXXXXX";
-  const int fd = ::mkstemp(tmpl);
+  std::string path = std::string("/tmp/netecho-test-XXXXXX") + tag;
+  const int fd = ::mkstemps(path.data(), static_cast<int>(std::strlen(tag)));
   if (fd < 0) {
-    fail("mkstemp");
+    fail("mkstemps");
   }
   ::close(fd);
-  return std::string(tmpl) + tag;
+  return path;
 }
 
 sockaddr_storage make_addr(const std::string& host, std::uint16_t port, int socktype,
@@ -69,6 +72,19 @@ sockaddr_storage make_addr(const std::string& host, std::uint16_t port, int sock
 }  // namespace
 
 std::string netecho_bin() { return NETECHO_BIN; }
+
+int time_multiplier() {
+  static const int multiplier = [] {
+    if (const char* env = std::getenv("NETECHO_TEST_TIME_MULTIPLIER")) {
+      const int n = std::atoi(env);
+      if (n >= 1) {
+        return n;
+      }
+    }
+    return kSanitizedBuild ? 2 : 1;
+  }();
+  return multiplier;
+}
 
 bool have_command(const std::string& name) {
   return run({"sh", "-c", "command -v " + name}, {}, 10s).exit_code == 0;

@@ -36,6 +36,17 @@ inline constexpr bool kSanitizedBuild = false;
 using namespace std::chrono_literals;
 using Bytes = std::vector<std::byte>;
 
+// What hard time bounds in tests are multiplied by, as libuv's UV_TEST_TIMEOUT_MULTIPLIER: 2 in
+// a sanitizer build (which runs everything several times slower), else 1;
+// NETECHO_TEST_TIME_MULTIPLIER (a whole number, at least 1) overrides it, for a slow machine.
+// Scale the bounds that say "this must happen within", never the ones that say "nothing
+// arrives within" (those only get slower).
+int time_multiplier();
+template <typename Rep, typename Period>
+std::chrono::duration<Rep, Period> scaled(std::chrono::duration<Rep, Period> bound) {
+  return bound * time_multiplier();
+}
+
 std::string netecho_bin();
 bool have_command(const std::string& name);
 

@@ -147,7 +147,7 @@ TEST_P(Lifecycle, StartsWithinTwoSecondsAfterAKill) {
       FAIL() << "start after SIGKILL failed: " << e.what();
     }
     const auto took = Clock::now() - begin;
-    EXPECT_LT(took, kSanitizedBuild ? 4s : 2s)
+    EXPECT_LT(took, scaled(2s))
         << "stderr: " << server->process().stderr_text();
   }
   check_serves(port, 99);

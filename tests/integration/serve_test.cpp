@@ -343,7 +343,7 @@ void expect_prompt_clean_stop(Server& server, int sig, std::vector<Socket>& clie
   const int rc = server.stop(sig);
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   EXPECT_EQ(rc, 0) << "signal " << sig << "; stderr:\n" << server.process().stderr_text();
-  EXPECT_LT(took, 3s) << "signal " << sig << " took " << took.count() << " ms";
+  EXPECT_LT(took, scaled(3s)) << "signal " << sig << " took " << took.count() << " ms";
   for (auto& c : clients) {
     Socket::End end{};
     c.recv_until_end(end, 2s);
