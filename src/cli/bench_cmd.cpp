@@ -85,12 +85,7 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   cmd->add_option("--timeout", args.timeout,
                   "a message not answered within this time is an error (TCP timeout, UDP loss)")
       ->capture_default_str();
-  cmd->add_option("--backend", args.backend,
-                  "event engine: io_uring, epoll, or auto: io_uring where the kernel allows it, "
-                  "else epoll")
-      ->type_name("auto|epoll|io_uring")
-      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
-      ->capture_default_str();
+  add_backend_option(*cmd, args.backend);
   cmd->add_option("--json", args.json,
                   "write every figure and the percentile distribution as JSON ('-': stdout, "
                   "and the report goes to stderr)")
@@ -143,12 +138,7 @@ int run_bench(const BenchArgs& args) {
                                        o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
                            net::kExitUsage);
   }
-  if (const auto kind = io::parse_backend(args.backend)) {
-    o.backend = *kind;
-  } else {
-    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", args.backend),
-                           net::kExitUsage);
-  }
+  o.backend = parse_backend_or_throw(args.backend);
   o.json_path = args.json;
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);

@@ -31,4 +31,21 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
   return std::get<std::chrono::nanoseconds>(parsed);
 }
 
+CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
+  return cmd
+      .add_option("--backend", backend,
+                  "event engine: io_uring (completions, multishot receives, batched "
+                  "submissions), epoll, or auto: io_uring where the kernel allows it, else epoll")
+      ->type_name("auto|epoll|io_uring")
+      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
+      ->capture_default_str();
+}
+
+io::BackendKind parse_backend_or_throw(std::string_view name) {
+  if (const auto kind = io::parse_backend(name)) {
+    return *kind;
+  }
+  throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
+}
+
 }  // namespace netecho::cli
