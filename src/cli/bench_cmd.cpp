@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 #include "io/probe.hpp"
 #include "net/error.hpp"
 

@@ -5,7 +5,7 @@
 #include <csignal>
 
 #include "cli/common.hpp"
-#include "client/ping.hpp"
+#include "client/ping/ping.hpp"
 #include "client/probe_frame.hpp"
 #include "io/signal_fd.hpp"
 #include "net/error.hpp"

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
-#include "client/send.hpp"
+#include "client/send/send.hpp"
 #include "net/error.hpp"
 
 namespace netecho::cli {

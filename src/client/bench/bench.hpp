@@ -23,7 +23,7 @@
 #include <optional>
 #include <string>
 
-#include "client/bench_stats.hpp"
+#include "client/bench/stats.hpp"
 #include "client/histogram.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"

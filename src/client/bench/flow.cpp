@@ -1,4 +1,4 @@
-#include "client/bench_flow.hpp"
+#include "client/bench/flow.hpp"
 
 #include <cmath>
 

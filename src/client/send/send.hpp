@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "client/payload.hpp"
+#include "client/send/payload.hpp"
 #include "net/address.hpp"
 
 namespace netecho::client {

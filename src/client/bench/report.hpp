@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 #include "client/histogram.hpp"
 
 namespace netecho::client {

@@ -1,4 +1,4 @@
-#include "client/ping.hpp"
+#include "client/ping/ping.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "client/ping_session.hpp"
+#include "client/ping/session.hpp"
 #include "net/error.hpp"
 #include "net/socket.hpp"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "client/ping_session.hpp"
+#include "client/ping/session.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client::ping_detail {

@@ -12,8 +12,8 @@
 #include <queue>
 #include <vector>
 
-#include "client/bench.hpp"
-#include "client/bench_flow.hpp"
+#include "client/bench/bench.hpp"
+#include "client/bench/flow.hpp"
 #include "io/loop.hpp"
 
 namespace netecho::client {

@@ -1,4 +1,4 @@
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -16,9 +16,9 @@
 #include <fmt/format.h>
 
 #include "base/system.hpp"
-#include "client/bench_worker.hpp"
+#include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
-#include "client/report.hpp"
+#include "client/bench/report.hpp"
 #include "net/error.hpp"
 
 namespace netecho::client {

@@ -1,4 +1,4 @@
-#include "client/bench_worker.hpp"
+#include "client/bench/worker.hpp"
 
 #include <signal.h>
 #include <sys/resource.h>

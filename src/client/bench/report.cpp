@@ -1,4 +1,4 @@
-#include "client/report.hpp"
+#include "client/bench/report.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "client/send.hpp"
+#include "client/send/send.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

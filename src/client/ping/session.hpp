@@ -1,6 +1,6 @@
 #pragma once
 // Internal to netecho ping: the probing session, shared by ping.cpp (schedule, event loop,
-// output), ping_udp.cpp and ping_tcp.cpp (the two transports). Not for use elsewhere.
+// output), ping/udp.cpp and ping/tcp.cpp (the two transports). Not for use elsewhere.
 
 #include <chrono>
 #include <cstdint>
@@ -13,9 +13,9 @@
 #include <system_error>
 #include <vector>
 
-#include "client/ping.hpp"
-#include "client/ping_report.hpp"
-#include "client/ping_stats.hpp"
+#include "client/ping/ping.hpp"
+#include "client/ping/report.hpp"
+#include "client/ping/stats.hpp"
 #include "client/probe_frame.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
