@@ -10,6 +10,7 @@
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -124,22 +125,41 @@ std::size_t max_message_size(net::Transport transport) noexcept {
   return transport == net::Transport::udp ? 65507 : std::size_t{64} << 20;
 }
 
-int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+namespace {
+
+// ------------------------------------------------------------------------------------- plan
+
+// What a run needs before it starts: where to, how many threads on which backend, which flows
+// on which thread, and the output files (opened first, so that a bad path fails at once).
+struct Plan {
+  std::vector<net::SockAddr> addresses;
+  unsigned threads = 0;
+  io::BackendChoice backend;
+  // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
+  std::vector<std::vector<std::uint32_t>> ids;
+  std::vector<std::vector<std::uint64_t>> quotas;
+  File json_file;
+  File plot_file;
+  std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
+  bool live = false;
+};
+
+// The plan, or nothing when the run cannot start (the reason is written to err).
+std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  Plan p;
   auto resolved = net::resolve(o.target.endpoint, o.target.transport, /*passive=*/false);
   if (const auto* e = std::get_if<std::string>(&resolved)) {
     fmt::print(err, "netecho bench: {}\n", *e);
-    return net::kExitFailure;
+    return std::nullopt;
   }
-  const std::vector<net::SockAddr> addresses = std::get<0>(std::move(resolved));
-  File json_file;
-  File plot_file;
-  if (!open_output(o.json_path, "--json", json_file, err) ||
-      !open_output(o.plot_path, "--plot", plot_file, err)) {
-    return net::kExitFailure;
+  p.addresses = std::get<0>(std::move(resolved));
+  if (!open_output(o.json_path, "--json", p.json_file, err) ||
+      !open_output(o.plot_path, "--plot", p.plot_file, err)) {
+    return std::nullopt;
   }
   // With the JSON on standard output, the human report moves to standard error.
-  std::FILE* report_out = o.json_path == "-" ? err : out;
-  const bool live = o.live.value_or(::isatty(::fileno(report_out)) != 0 && o.json_path != "-");
+  p.report_out = o.json_path == "-" ? err : out;
+  p.live = o.live.value_or(::isatty(::fileno(p.report_out)) != 0 && o.json_path != "-");
 
   const base::FileLimit files = base::raise_open_file_limit();
   if (files.after < std::uint64_t{o.connections} + 32) {
@@ -147,28 +167,46 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
                "netecho bench: {} connections need more open files than the limit of {} "
                "(raise it with ulimit -n)\n",
                o.connections, files.after);
-    return net::kExitFailure;
+    return std::nullopt;
   }
-  const unsigned threads =
+  p.threads =
       std::min<unsigned>(o.threads != 0 ? o.threads : base::available_cpus(), o.connections);
-  const io::BackendChoice backend = io::choose_backend(o.backend);
-
-  // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
-  std::vector<std::vector<std::uint32_t>> ids(threads);
-  std::vector<std::vector<std::uint64_t>> quotas(threads);
+  p.backend = io::choose_backend(o.backend);
+  p.ids.resize(p.threads);
+  p.quotas.resize(p.threads);
   for (std::uint32_t i = 0; i < o.connections; ++i) {
     std::uint64_t quota = Flow::kUnlimited;
     if (o.messages != 0) {
       quota = o.messages / o.connections + (i < o.messages % o.connections ? 1 : 0);
     }
-    ids[i % threads].push_back(i);
-    quotas[i % threads].push_back(quota);
+    p.ids[i % p.threads].push_back(i);
+    p.quotas[i % p.threads].push_back(quota);
   }
+  return p;
+}
+
+// -------------------------------------------------------------------------------------- run
+
+// A finished run: the workers (their figures), the shared control, and what went wrong.
+struct Run {
+  explicit Run(unsigned threads)
+      : control(static_cast<std::ptrdiff_t>(threads), ::pthread_self()), failures(threads) {}
+
   std::vector<std::unique_ptr<BenchWorker>> workers;
-  for (unsigned t = 0; t < threads; ++t) {
-    workers.push_back(std::make_unique<BenchWorker>(o, addresses, ids[t], quotas[t],
-                                                    io::make_backend(backend.kind), live));
+  RunControl control;
+  std::vector<std::string> failures;  // per worker: why its thread failed, if it did
+  CpuTimes cpu_end;
+};
+
+// Starts one thread per worker, then waits for them in this thread: for the signals that stop
+// the run, and for the tick of the live line.
+void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
+  for (unsigned t = 0; t < p.threads; ++t) {
+    run.workers.push_back(std::make_unique<BenchWorker>(
+        o, p.addresses, p.ids[t], p.quotas[t], io::make_backend(p.backend.kind), p.live));
   }
+  RunControl& control = run.control;
+  auto& workers = run.workers;
 
   // Signals: the workers inherit the blocked mask; only this thread takes them, by sigtimedwait.
   ::signal(SIGPIPE, SIG_IGN);
@@ -176,17 +214,15 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   sigset_t old_mask;
   ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
 
-  RunControl control(static_cast<std::ptrdiff_t>(threads), ::pthread_self());
-  std::vector<std::string> failures(threads);
   std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (unsigned t = 0; t < threads; ++t) {
+  pool.reserve(p.threads);
+  for (unsigned t = 0; t < p.threads; ++t) {
     pool.emplace_back([&, t] {
       BenchWorker& w = *workers[t];
       try {
         w.run(control);
       } catch (const std::exception& e) {
-        failures[t] = e.what();
+        run.failures[t] = e.what();
         if (!w.arrived()) {
           control.barrier.arrive_and_drop();
         }
@@ -201,13 +237,13 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   }
 
   int stop = 0;
-  LiveLine line(threads);
+  LiveLine line(p.threads);
   std::int64_t next_tick_ns = 0;
   std::uint64_t tick_index = 0;
-  while (control.finished.load() < threads) {
+  while (control.finished.load() < p.threads) {
     std::int64_t wait_ns = 1'000'000'000;
     const std::int64_t now_ns = to_ns(BenchClock::now());
-    if (live && control.started.load()) {
+    if (p.live && control.started.load()) {
       if (next_tick_ns == 0) {
         next_tick_ns = control.start_ns.load() + 1'000'000'000;
       }
@@ -224,41 +260,37 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
       }
     }
     if (next_tick_ns != 0 && to_ns(BenchClock::now()) >= next_tick_ns &&
-        control.finished.load() < threads) {
+        control.finished.load() < p.threads) {
       ++tick_index;
       const bool warming = next_tick_ns <= control.start_ns.load() + o.warmup.count();
       const std::string text = line.tick(workers, tick_index, 1.0, o.message_size, warming);
-      std::fputs(text.c_str(), report_out);
-      std::fflush(report_out);
+      std::fputs(text.c_str(), p.report_out);
+      std::fflush(p.report_out);
       next_tick_ns += 1'000'000'000;
     }
   }
   for (auto& t : pool) {
     t.join();
   }
-  double cpu_user = 0;
-  double cpu_system = 0;
-  process_cpu_seconds(cpu_user, cpu_system);
+  run.cpu_end = process_cpu_seconds();
   // Signals that arrived too late to matter are consumed, then the caller's mask is restored.
   const timespec zero{0, 0};
   while (::sigtimedwait(&signals, nullptr, &zero) > 0) {
   }
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
 
-  for (const auto& f : failures) {
-    if (!f.empty()) {
-      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
-      return net::kExitFailure;
-    }
-  }
+// ------------------------------------------------------------------------------------ merge
 
+// Every worker's figures in one result.
+BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) {
   BenchResult r;
   r.options = o;
-  r.backend = std::string(io::to_string(backend.kind));
-  r.threads = threads;
+  r.backend = std::string(io::to_string(p.backend.kind));
+  r.threads = p.threads;
   std::int64_t stopped_ns = 0;
   std::int64_t last_measured_ns = 0;
-  for (const auto& w : workers) {
+  for (const auto& w : run.workers) {
     const FlowContext& ctx = w->context();
     r.latency.merge(ctx.latency);
     r.connect.merge(ctx.connect);
@@ -287,12 +319,7 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     stopped_ns = std::max(stopped_ns, w->stopped_ns());
     last_measured_ns = std::max(last_measured_ns, ctx.last_measured_ns);
   }
-  if (control.abort) {
-    fmt::print(err, "netecho bench: {}\n",
-               r.first_error.empty() ? "no connection could be made" : r.first_error);
-    return net::kExitFailure;
-  }
-  const std::int64_t measure_start = control.start_ns.load() + o.warmup.count();
+  const std::int64_t measure_start = run.control.start_ns.load() + o.warmup.count();
   // Up to the last measured echo: an open loop that fell behind sends its backlog during the
   // drain, and a rate over the window alone would count those echoes in too little time.
   const std::int64_t end =
@@ -302,16 +329,23 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   r.started_at =
       utc_iso8601(std::chrono::system_clock::now() -
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
-  r.cpu_user_s = cpu_user - control.cpu_start_user;
-  r.cpu_system_s = cpu_system - control.cpu_start_system;
+  r.cpu_user_s = run.cpu_end.user - run.control.cpu_start.user;
+  r.cpu_system_s = run.cpu_end.system - run.control.cpu_start.system;
+  return r;
+}
 
-  print_report(r, report_out);
+// ------------------------------------------------------------------------------------ write
+
+// The report, the JSON and the chart; the exit code.
+int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
+                  std::FILE* err) {
+  print_report(r, p.report_out);
   bool written = true;
   if (!o.json_path.empty()) {
-    written = write_output(report_json(r), o.json_path, json_file, out, err) && written;
+    written = write_output(report_json(r), o.json_path, p.json_file, out, err) && written;
   }
   if (!o.plot_path.empty()) {
-    written = write_output(report_svg(r), o.plot_path, plot_file, out, err) && written;
+    written = write_output(report_svg(r), o.plot_path, p.plot_file, out, err) && written;
   }
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
@@ -319,6 +353,30 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     return net::kExitFailure;
   }
   return written ? 0 : net::kExitFailure;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  std::optional<Plan> plan = plan_run(o, out, err);
+  if (!plan) {
+    return net::kExitFailure;
+  }
+  Run run(plan->threads);
+  run_workers(o, *plan, run);
+  for (const auto& f : run.failures) {
+    if (!f.empty()) {
+      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
+      return net::kExitFailure;
+    }
+  }
+  const BenchResult r = merge_results(o, *plan, run);
+  if (run.control.abort) {
+    fmt::print(err, "netecho bench: {}\n",
+               r.first_error.empty() ? "no connection could be made" : r.first_error);
+    return net::kExitFailure;
+  }
+  return write_results(o, r, *plan, out, err);
 }
 
 }  // namespace netecho::client

@@ -19,16 +19,15 @@ double seconds(const timeval& tv) noexcept {
 
 }  // namespace
 
-void process_cpu_seconds(double& user, double& system) noexcept {
+CpuTimes process_cpu_seconds() noexcept {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  user = seconds(ru.ru_utime);
-  system = seconds(ru.ru_stime);
+  return {seconds(ru.ru_utime), seconds(ru.ru_stime)};
 }
 
 void RunControl::OnStart::operator()() noexcept {
   control->abort = control->connected.load() == 0;
-  process_cpu_seconds(control->cpu_start_user, control->cpu_start_system);
+  control->cpu_start = process_cpu_seconds();
   control->start_ns.store(to_ns(BenchClock::now()));
   control->started.store(true);
 }
