@@ -64,7 +64,10 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
                     ->type_name("N")
                     ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
   duration->excludes(count);
-  cmd->add_option("-s,--size", args.size, "message size (e.g. 64, 16KiB; UDP: 24 to 65507)")
+  cmd->add_option("-s,--size", args.size,
+                  fmt::format("message size (e.g. 64, 16KiB; UDP: {} to {})",
+                              client::min_message_size(net::Transport::udp),
+                              client::max_message_size(net::Transport::udp)))
       ->capture_default_str();
   cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
       ->check(CLI::Range(1u, 65536u))

@@ -7,6 +7,7 @@
 #include "cli/common.hpp"
 #include "client/send/send.hpp"
 #include "net/error.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::cli {
 namespace {
@@ -85,10 +86,10 @@ int run_send(const SendArgs& args) {
     o.payload = read_stdin();
   }
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
-  if (o.target.transport == net::Transport::udp && o.payload.size() > 65507) {
+  if (o.target.transport == net::Transport::udp && o.payload.size() > service::kMaxDatagram) {
     throw net::ConfigError(
-        fmt::format("payload of {} bytes does not fit in one UDP datagram (at most 65507)",
-                    o.payload.size()),
+        fmt::format("payload of {} bytes does not fit in one UDP datagram (at most {})",
+                    o.payload.size(), service::kMaxDatagram),
         net::kExitUsage);
   }
   o.output = args.output == "hex"   ? client::OutputFormat::hex

@@ -5,6 +5,7 @@
 #include "cli/common.hpp"
 #include "net/error.hpp"
 #include "server/server.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::cli {
 
@@ -39,7 +40,7 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "UDP: cut each datagram to N bytes before answering (the original server "
                   "used 10); 0 = whole datagrams")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{65507}));
+      ->check(CLI::Range(std::size_t{0}, service::kMaxDatagram));
   cmd->add_option("--threads", args.threads,
                   "worker threads, each with its own event loop (default: one per CPU)")
       ->type_name("N")

@@ -17,10 +17,12 @@
 #include <fmt/format.h>
 
 #include "base/system.hpp"
+#include "base/timespec.hpp"
 #include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
 #include "client/bench/report.hpp"
 #include "net/error.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::client {
 namespace {
@@ -122,7 +124,7 @@ std::size_t min_message_size(net::Transport transport) noexcept {
 }
 
 std::size_t max_message_size(net::Transport transport) noexcept {
-  return transport == net::Transport::udp ? 65507 : std::size_t{64} << 20;
+  return transport == net::Transport::udp ? service::kMaxDatagram : std::size_t{64} << 20;
 }
 
 namespace {
@@ -209,7 +211,7 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
   auto& workers = run.workers;
 
   // Signals: the workers inherit the blocked mask; only this thread takes them, by sigtimedwait.
-  ::signal(SIGPIPE, SIG_IGN);
+  // (SIGPIPE is ignored for the whole process by main.)
   const sigset_t signals = run_signals();
   sigset_t old_mask;
   ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
@@ -249,8 +251,7 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
       }
       wait_ns = std::max<std::int64_t>(0, next_tick_ns - now_ns);
     }
-    const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000),
-                      static_cast<long>(wait_ns % 1'000'000'000)};
+    const timespec ts = base::to_timespec(std::chrono::nanoseconds(wait_ns));
     const int sig = ::sigtimedwait(&signals, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) {
       stop = std::min(stop + 1, 2);

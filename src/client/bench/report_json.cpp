@@ -1,20 +1,18 @@
 // bench's JSON document (schema in docs/BENCH.md): every figure and the percentile
 // distribution.
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "client/bench/report.hpp"
+#include "net/format.hpp"
 
 namespace netecho::client {
 
 std::string report_json(const BenchResult& r) {
   using json = nlohmann::ordered_json;  // keys in the documented order
   const BenchOptions& o = r.options;
-  const bool v6 = o.target.endpoint.host.find(':') != std::string::npos;
   json parameters = {
-      {"target", fmt::format("{}://{}{}{}:{}", net::to_string(o.target.transport), v6 ? "[" : "",
-                             o.target.endpoint.host, v6 ? "]" : "", o.target.endpoint.port)},
+      {"target", net::format_target(o.target)},
       {"transport", std::string(net::to_string(o.target.transport))},
       {"address", r.address.empty() ? json(nullptr) : json(r.address)},
       {"backend", r.backend},

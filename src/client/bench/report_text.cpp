@@ -9,6 +9,7 @@
 
 #include "base/duration.hpp"
 #include "client/bench/report.hpp"
+#include "net/format.hpp"
 
 namespace netecho::client {
 namespace {
@@ -58,10 +59,8 @@ std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, dou
 
 std::string describe_run(const BenchResult& r) {
   const BenchOptions& o = r.options;
-  const bool v6 = o.target.endpoint.host.find(':') != std::string::npos;
   std::string s =
-      fmt::format("{}://{}{}{}:{}, {}, {}, {}, pipeline {}, ", net::to_string(o.target.transport),
-                  v6 ? "[" : "", o.target.endpoint.host, v6 ? "]" : "", o.target.endpoint.port,
+      fmt::format("{}, {}, {}, {}, pipeline {}, ", net::format_target(o.target),
                   plural(o.connections, "connection", "connections"),
                   plural(r.threads, "thread", "threads"), size_text(o.message_size), o.pipeline);
   if (o.rate > 0) {

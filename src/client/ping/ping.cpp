@@ -9,26 +9,18 @@
 #include <vector>
 
 #include "client/ping/session.hpp"
+#include "base/timespec.hpp"
 #include "net/error.hpp"
+#include "net/format.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
 namespace ping_detail {
-namespace {
-
-std::string target_text(const net::Target& t) {
-  const bool v6 = t.endpoint.host.find(':') != std::string::npos;
-  return fmt::format("{}://{}{}{}:{}", net::to_string(t.transport), v6 ? "[" : "", t.endpoint.host,
-                     v6 ? "]" : "", t.endpoint.port);
-}
-
-}  // namespace
-
 Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, std::FILE* err)
     : o_(o), peer_(peer), out_(out), err_(err), tracker_(o.timeout), frame_(o.size) {
   std::random_device rd;
   session_ = rd();
-  info_.target = target_text(o.target);
+  info_.target = net::format_target(o.target);
   info_.address = peer.to_string();
   info_.tcp = o.target.transport == net::Transport::tcp;
   info_.size = o.size;
@@ -143,9 +135,7 @@ bool Pinger::wait(Clock::time_point now) {
   timespec ts{};
   timespec* tsp = nullptr;
   if (const auto wake = next_wake()) {
-    const auto left = std::max(nanoseconds(0), *wake - now);
-    ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+    ts = base::to_timespec(*wake - now);
     tsp = &ts;
   }
   const int rc = ::ppoll(fds.data(), fds.size(), tsp, nullptr);
