@@ -142,6 +142,7 @@ int run_bench(const BenchArgs& args) {
                            net::kExitUsage);
   }
   o.backend = parse_backend_or_throw(args.backend);
+  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
   o.json_path = args.json;
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);

@@ -105,6 +105,8 @@ int run_ping(const PingArgs& args) {
   if (o.reverse && tcp) {
     usage("--expect reverse applies to UDP targets only (netecho serve reverses datagrams)");
   }
+  // ping's convention: an unknown host is an "other error", exit 2.
+  o.peer = resolve_target_or_throw(o.target, o.family, net::kExitUsage).front();
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;

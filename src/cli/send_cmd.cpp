@@ -92,6 +92,7 @@ int run_send(const SendArgs& args) {
                     o.payload.size(), service::kMaxDatagram),
         net::kExitUsage);
   }
+  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;

@@ -131,10 +131,9 @@ namespace {
 
 // ------------------------------------------------------------------------------------- plan
 
-// What a run needs before it starts: where to, how many threads on which backend, which flows
+// What a run needs before it starts: how many threads on which backend, which flows
 // on which thread, and the output files (opened first, so that a bad path fails at once).
 struct Plan {
-  std::vector<net::SockAddr> addresses;
   unsigned threads = 0;
   io::BackendChoice backend;
   // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
@@ -146,15 +145,10 @@ struct Plan {
   bool live = false;
 };
 
-// The plan, or nothing when the run cannot start (the reason is written to err).
+// The plan, or nothing when the run cannot start (the reason is written to err). The target
+// comes resolved, in the options.
 std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   Plan p;
-  auto resolved = net::resolve(o.target.endpoint, o.target.transport, /*passive=*/false);
-  if (const auto* e = std::get_if<std::string>(&resolved)) {
-    fmt::print(err, "netecho bench: {}\n", *e);
-    return std::nullopt;
-  }
-  p.addresses = std::get<0>(std::move(resolved));
   if (!open_output(o.json_path, "--json", p.json_file, err) ||
       !open_output(o.plot_path, "--plot", p.plot_file, err)) {
     return std::nullopt;
@@ -205,7 +199,7 @@ struct Run {
 void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
   for (unsigned t = 0; t < p.threads; ++t) {
     run.workers.push_back(std::make_unique<BenchWorker>(
-        o, p.addresses, p.ids[t], p.quotas[t], io::make_backend(p.backend.kind), p.live));
+        o, o.addresses, p.ids[t], p.quotas[t], io::make_backend(p.backend.kind), p.live));
   }
   RunControl& control = run.control;
   auto& workers = run.workers;

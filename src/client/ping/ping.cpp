@@ -294,17 +294,7 @@ void Pinger::emit(ProbeEvent e) {
 }  // namespace ping_detail
 
 int run_ping(const PingOptions& options, std::FILE* out, std::FILE* err) {
-  auto resolved = net::resolve(options.target.endpoint, options.target.transport,
-                               /*passive=*/false, options.family);
-  if (auto* message = std::get_if<std::string>(&resolved)) {
-    throw net::ConfigError(*message, net::kExitUsage);
-  }
-  const auto& addrs = std::get<0>(resolved);
-  if (addrs.empty()) {
-    throw net::ConfigError(fmt::format("{}: no address", options.target.endpoint.host),
-                           net::kExitUsage);
-  }
-  ping_detail::Pinger pinger(options, addrs.front(), out, err);
+  ping_detail::Pinger pinger(options, options.peer, out, err);
   return pinger.run();
 }
 

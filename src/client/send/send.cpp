@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "net/error.hpp"
+#include "net/format.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -49,13 +50,8 @@ std::optional<std::string> compare(const Bytes& got, const Bytes& want, std::siz
 // Connects to the first address that answers. Returns the connected socket or sets failure.
 net::Fd connect_any(const SendOptions& o, Clock::time_point deadline, Failure& failure,
                     net::SockAddr& used) {
-  auto resolved = net::resolve(o.target.endpoint, o.target.transport, /*passive=*/false);
-  if (auto* err = std::get_if<std::string>(&resolved)) {
-    failure.message = *err;
-    return {};
-  }
   std::error_code last;
-  for (const auto& addr : std::get<0>(resolved)) {
+  for (const auto& addr : o.addresses) {
     auto fd = net::connect_blocking(addr, o.target.transport, remaining_ms(deadline));
     if (fd) {
       used = addr;
@@ -63,9 +59,7 @@ net::Fd connect_any(const SendOptions& o, Clock::time_point deadline, Failure& f
     }
     last = fd.error();
   }
-  failure.message = fmt::format("cannot connect to {}://{}:{}: {}",
-                                net::to_string(o.target.transport), o.target.endpoint.host,
-                                o.target.endpoint.port,
+  failure.message = fmt::format("cannot connect to {}: {}", net::format_target(o.target),
                                 last.value() == ETIMEDOUT ? "timed out" : last.message());
   return {};
 }

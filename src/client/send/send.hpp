@@ -16,6 +16,7 @@ enum class OutputFormat : std::uint8_t { list, hex, raw };
 
 struct SendOptions {
   net::Target target{net::Transport::tcp, {"127.0.0.1", 12345}};
+  std::vector<net::SockAddr> addresses;  // the target, resolved (by the caller), tried in order
   Bytes payload{std::byte{0}, std::byte{1}, std::byte{2}, std::byte{3}};
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   OutputFormat output = OutputFormat::list;
