@@ -1,5 +1,6 @@
 #include "client/bench/bench.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -18,9 +20,10 @@
 
 #include "base/system.hpp"
 #include "base/timespec.hpp"
+#include "client/bench/report.hpp"
 #include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
-#include "client/bench/report.hpp"
+#include "io/signal_fd.hpp"
 #include "net/error.hpp"
 #include "service/datagram.hpp"
 
@@ -108,15 +111,6 @@ class LiveLine {
   std::uint64_t messages_ = 0;
 };
 
-sigset_t run_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  return set;
-}
-
 }  // namespace
 
 std::size_t min_message_size(net::Transport transport) noexcept {
@@ -195,7 +189,8 @@ struct Run {
 };
 
 // Starts one thread per worker, then waits for them in this thread: for the signals that stop
-// the run, and for the tick of the live line.
+// the run, and for the tick of the live line. Signals arrive as ping's do, through an
+// io::SignalFd: SIGINT and SIGTERM stop the run, SIGUSR1 is a worker's note that it failed.
 void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
   for (unsigned t = 0; t < p.threads; ++t) {
     run.workers.push_back(std::make_unique<BenchWorker>(
@@ -204,11 +199,12 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
   RunControl& control = run.control;
   auto& workers = run.workers;
 
-  // Signals: the workers inherit the blocked mask; only this thread takes them, by sigtimedwait.
-  // (SIGPIPE is ignored for the whole process by main.)
-  const sigset_t signals = run_signals();
-  sigset_t old_mask;
-  ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  // The workers inherit the blocked mask; only this thread takes the signals, from the
+  // descriptor. (SIGPIPE is ignored for the whole process by main.)
+  auto signals = io::SignalFd::open({SIGINT, SIGTERM, SIGUSR1});
+  if (!signals) {
+    throw std::system_error(signals.error(), "cannot set up signal handling");
+  }
 
   std::vector<std::thread> pool;
   pool.reserve(p.threads);
@@ -246,12 +242,16 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
       wait_ns = std::max<std::int64_t>(0, next_tick_ns - now_ns);
     }
     const timespec ts = base::to_timespec(std::chrono::nanoseconds(wait_ns));
-    const int sig = ::sigtimedwait(&signals, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) {
-      stop = std::min(stop + 1, 2);
-      control.stop.store(stop);
-      for (auto& w : workers) {
-        w->wake();
+    pollfd ready{signals->fd(), POLLIN, 0};
+    if (::ppoll(&ready, 1, &ts, nullptr) > 0) {
+      while (const int sig = signals->take()) {
+        if (sig == SIGINT || sig == SIGTERM) {
+          stop = std::min(stop + 1, 2);
+          control.stop.store(stop);
+          for (auto& w : workers) {
+            w->wake();
+          }
+        }
       }
     }
     if (next_tick_ns != 0 && to_ns(BenchClock::now()) >= next_tick_ns &&
@@ -268,11 +268,8 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
     t.join();
   }
   run.cpu_end = process_cpu_seconds();
-  // Signals that arrived too late to matter are consumed, then the caller's mask is restored.
-  const timespec zero{0, 0};
-  while (::sigtimedwait(&signals, nullptr, &zero) > 0) {
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  // Leaving, the SignalFd consumes the signals that arrived too late to matter and restores
+  // the caller's mask.
 }
 
 // ------------------------------------------------------------------------------------ merge
