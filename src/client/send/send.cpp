@@ -18,8 +18,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Failure {
-  std::string message;
+// What an exchange ended with: the reply bytes read, and why it failed, if it did.
+struct Exchange {
+  Bytes got;
+  std::string failure;    // empty: the whole reply arrived
+  bool received = false;  // UDP: a reply datagram (possibly empty) arrived
+};
+
+// A connected socket and the address it reached, or why none could be reached.
+struct Connection {
+  net::Fd fd;
+  net::SockAddr address;
+  std::string failure;  // set when fd is not
 };
 
 int remaining_ms(Clock::time_point deadline) {
@@ -47,29 +57,29 @@ std::optional<std::string> compare(const Bytes& got, const Bytes& want, std::siz
   return std::nullopt;
 }
 
-// Connects to the first address that answers. Returns the connected socket or sets failure.
-net::Fd connect_any(const SendOptions& o, Clock::time_point deadline, Failure& failure,
-                    net::SockAddr& used) {
+// Connects to the first address that answers.
+Connection connect_any(const SendOptions& o, Clock::time_point deadline) {
   std::error_code last;
   for (const auto& addr : o.addresses) {
     auto fd = net::connect_blocking(addr, o.target.transport, remaining_ms(deadline));
     if (fd) {
-      used = addr;
-      return std::move(fd).value();
+      return {std::move(fd).value(), addr, {}};
     }
     last = fd.error();
   }
-  failure.message = fmt::format("cannot connect to {}: {}", net::format_target(o.target),
-                                last.value() == ETIMEDOUT ? "timed out" : last.message());
-  return {};
+  return {{},
+          {},
+          fmt::format("cannot connect to {}: {}", net::format_target(o.target),
+                      last.value() == ETIMEDOUT ? "timed out" : last.message())};
 }
 
 // TCP: writes the payload and reads the reply at the same time (a server that applies
 // backpressure stops reading until we read), until the reply is complete, the server closes,
 // or the deadline passes.
-Bytes exchange_stream(int fd, const SendOptions& o, const Bytes* want,
-                      Clock::time_point deadline, Failure& failure) {
-  Bytes got;
+Exchange exchange_stream(int fd, const SendOptions& o, const Bytes* want,
+                         Clock::time_point deadline) {
+  Exchange x;
+  Bytes& got = x.got;
   std::size_t sent = 0;
   const std::size_t need = o.payload.size();
   std::vector<std::byte> buf(65536);
@@ -80,55 +90,55 @@ Bytes exchange_stream(int fd, const SendOptions& o, const Bytes* want,
       continue;
     }
     if (rc <= 0 || Clock::now() >= deadline) {
-      failure.message = fmt::format("timed out waiting for the reply: got {} of {} bytes",
-                                    got.size(), need);
-      return got;
+      x.failure =
+          fmt::format("timed out waiting for the reply: got {} of {} bytes", got.size(), need);
+      return x;
     }
     if ((p.revents & POLLOUT) != 0 && sent < need) {
-      const ssize_t n = ::send(fd, o.payload.data() + sent, need - sent,
-                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t n =
+          ::send(fd, o.payload.data() + sent, need - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        failure.message = fmt::format("send failed after {} bytes: {}", sent, std::strerror(errno));
-        return got;
+        x.failure = fmt::format("send failed after {} bytes: {}", sent, std::strerror(errno));
+        return x;
       }
       sent += n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      const ssize_t n = ::recv(fd, buf.data(), std::min(buf.size(), need - got.size()),
-                               MSG_DONTWAIT);
+      const ssize_t n =
+          ::recv(fd, buf.data(), std::min(buf.size(), need - got.size()), MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         continue;
       }
       if (n < 0) {
-        failure.message = fmt::format("connection failed after {} of {} reply bytes: {}",
-                                      got.size(), need, std::strerror(errno));
-        return got;
+        x.failure = fmt::format("connection failed after {} of {} reply bytes: {}", got.size(),
+                                need, std::strerror(errno));
+        return x;
       }
       if (n == 0) {
-        failure.message = fmt::format("short reply: the server closed after {} of {} bytes",
-                                      got.size(), need);
-        return got;
+        x.failure =
+            fmt::format("short reply: the server closed after {} of {} bytes", got.size(), need);
+        return x;
       }
       const std::size_t from = got.size();
       got.insert(got.end(), buf.begin(), buf.begin() + n);
       if (want != nullptr) {
         if (auto diff = compare(got, *want, from)) {
-          failure.message = *diff;
-          return got;
+          x.failure = *diff;
+          return x;
         }
       }
     }
   }
-  return got;
+  return x;
 }
 
 // UDP: one datagram out, the first datagram back.
-Bytes exchange_datagram(int fd, const SendOptions& o, Clock::time_point deadline,
-                        Failure& failure, bool& received) {
+Exchange exchange_datagram(int fd, const SendOptions& o, Clock::time_point deadline) {
+  Exchange x;
   const ssize_t n = ::send(fd, o.payload.data(), o.payload.size(), MSG_NOSIGNAL);
   if (n < 0) {
-    failure.message = fmt::format("send failed: {}", std::strerror(errno));
-    return {};
+    x.failure = fmt::format("send failed: {}", std::strerror(errno));
+    return x;
   }
   Bytes buf(65536);
   for (;;) {
@@ -138,22 +148,22 @@ Bytes exchange_datagram(int fd, const SendOptions& o, Clock::time_point deadline
       continue;
     }
     if (rc <= 0) {
-      failure.message = "timed out waiting for the reply datagram";
-      return {};
+      x.failure = "timed out waiting for the reply datagram";
+      return x;
     }
     const ssize_t r = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
       continue;
     }
     if (r < 0) {
-      failure.message = errno == ECONNREFUSED ? "no reply: connection refused (port unreachable)"
-                                              : fmt::format("receive failed: {}",
-                                                            std::strerror(errno));
-      return {};
+      x.failure = errno == ECONNREFUSED ? "no reply: connection refused (port unreachable)"
+                                        : fmt::format("receive failed: {}", std::strerror(errno));
+      return x;
     }
     buf.resize(static_cast<std::size_t>(r));
-    received = true;
-    return buf;
+    x.got = std::move(buf);
+    x.received = true;
+    return x;
   }
 }
 
@@ -179,32 +189,29 @@ int run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
   const Expect expect = o.expect.value_or(tcp ? Expect::echo : Expect::any);
   const Bytes want = expected_reply(o.payload, expect);
   const auto deadline = Clock::now() + o.timeout;
-  Failure failure;
-  net::SockAddr used;
-  net::Fd fd = connect_any(o, deadline, failure, used);
-  if (!fd) {
-    fmt::print(err, "netecho send: {}\n", failure.message);
+  Connection c = connect_any(o, deadline);
+  if (!c.fd) {
+    fmt::print(err, "netecho send: {}\n", c.failure);
     return net::kExitFailure;
   }
-  Bytes got;
-  bool received = false;  // UDP: a reply datagram (possibly empty) arrived
+  Exchange x;
   if (tcp) {
-    got = exchange_stream(fd.get(), o, expect == Expect::any ? nullptr : &want, deadline, failure);
+    x = exchange_stream(c.fd.get(), o, expect == Expect::any ? nullptr : &want, deadline);
   } else {
-    got = exchange_datagram(fd.get(), o, deadline, failure, received);
-    if (failure.message.empty() && expect != Expect::any) {
-      if (got.size() != want.size()) {
-        failure.message = fmt::format("reply is {} bytes, expected {}", got.size(), want.size());
-      } else if (auto diff = compare(got, want, 0)) {
-        failure.message = *diff;
+    x = exchange_datagram(c.fd.get(), o, deadline);
+    if (x.failure.empty() && expect != Expect::any) {
+      if (x.got.size() != want.size()) {
+        x.failure = fmt::format("reply is {} bytes, expected {}", x.got.size(), want.size());
+      } else if (auto diff = compare(x.got, want, 0)) {
+        x.failure = *diff;
       }
     }
   }
-  if (tcp ? got.size() == o.payload.size() : received) {
-    print_reply(got, o.output, out);
+  if (tcp ? x.got.size() == o.payload.size() : x.received) {
+    print_reply(x.got, o.output, out);
   }
-  if (!failure.message.empty()) {
-    fmt::print(err, "netecho send: {}: {}\n", used.to_string(), failure.message);
+  if (!x.failure.empty()) {
+    fmt::print(err, "netecho send: {}: {}\n", c.address.to_string(), x.failure);
     return net::kExitFailure;
   }
   return 0;
