@@ -70,6 +70,7 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
                   "what the reply must be: echo, reverse or any (default: echo for TCP, any "
                   "for UDP)")
       ->check(CLI::IsMember({"echo", "reverse", "any"}));
+  add_backend_option(*cmd, args.backend);
   return cmd;
 }
 
@@ -93,6 +94,7 @@ int run_send(const SendArgs& args) {
         net::kExitUsage);
   }
   o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.backend = parse_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;

@@ -1,14 +1,15 @@
 #include "client/send/send.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "io/loop.hpp"
+#include "io/probe.hpp"
 #include "net/error.hpp"
 #include "net/format.hpp"
 #include "net/socket.hpp"
@@ -24,18 +25,6 @@ struct Exchange {
   std::string failure;    // empty: the whole reply arrived
   bool received = false;  // UDP: a reply datagram (possibly empty) arrived
 };
-
-// A connected socket and the address it reached, or why none could be reached.
-struct Connection {
-  net::Fd fd;
-  net::SockAddr address;
-  std::string failure;  // set when fd is not
-};
-
-int remaining_ms(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 1 << 30));
-}
 
 Bytes expected_reply(const Bytes& payload, Expect expect) {
   Bytes e = payload;
@@ -57,115 +46,210 @@ std::optional<std::string> compare(const Bytes& got, const Bytes& want, std::siz
   return std::nullopt;
 }
 
-// Connects to the first address that answers.
-Connection connect_any(const SendOptions& o, Clock::time_point deadline) {
-  std::error_code last;
-  for (const auto& addr : o.addresses) {
-    auto fd = net::connect_blocking(addr, o.target.transport, remaining_ms(deadline));
-    if (fd) {
-      return {std::move(fd).value(), addr, {}};
-    }
-    last = fd.error();
-  }
-  return {{},
-          {},
-          fmt::format("cannot connect to {}: {}", net::format_target(o.target),
-                      last.value() == ETIMEDOUT ? "timed out" : last.message())};
-}
+// One exchange on an io::Loop, so that it runs on either backend: connect to the first address
+// that answers, write the payload while reading the reply (a server that applies backpressure
+// stops reading until we read), until the reply is complete, something fails, or the deadline
+// passes. TCP reads exactly as many bytes as were sent; UDP sends one datagram and takes the
+// first one back.
+class Exchanger final : private io::Handler {
+ public:
+  Exchanger(const SendOptions& o, const Bytes* want, Clock::time_point deadline)
+      : o_(o),
+        want_(want),
+        deadline_(deadline),
+        tcp_(o.target.transport == net::Transport::tcp),
+        loop_(io::make_backend(io::choose_backend(o.backend).kind)) {}
 
-// TCP: writes the payload and reads the reply at the same time (a server that applies
-// backpressure stops reading until we read), until the reply is complete, the server closes,
-// or the deadline passes.
-Exchange exchange_stream(int fd, const SendOptions& o, const Bytes* want,
-                         Clock::time_point deadline) {
-  Exchange x;
-  Bytes& got = x.got;
-  std::size_t sent = 0;
-  const std::size_t need = o.payload.size();
-  std::vector<std::byte> buf(65536);
-  while (got.size() < need) {
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < need ? POLLOUT : 0)), 0};
-    const int rc = ::poll(&p, 1, remaining_ms(deadline));
-    if (rc < 0 && errno == EINTR) {
-      continue;
-    }
-    if (rc <= 0 || Clock::now() >= deadline) {
-      x.failure =
-          fmt::format("timed out waiting for the reply: got {} of {} bytes", got.size(), need);
-      return x;
-    }
-    if ((p.revents & POLLOUT) != 0 && sent < need) {
-      const ssize_t n =
-          ::send(fd, o.payload.data() + sent, need - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        x.failure = fmt::format("send failed after {} bytes: {}", sent, std::strerror(errno));
-        return x;
+  Exchanger(const Exchanger&) = delete;
+  Exchanger& operator=(const Exchanger&) = delete;
+
+  // The exchange, and the address it reached (none when no address answered).
+  std::pair<Exchange, std::optional<net::SockAddr>> run() {
+    try_address(0);
+    while (!done_) {
+      const auto now = Clock::now();
+      if (now >= deadline_) {
+        time_out();
+        break;
       }
-      sent += n > 0 ? static_cast<std::size_t>(n) : 0;
+      loop_.run_once(*this, deadline_ - now);
     }
-    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      const ssize_t n =
-          ::recv(fd, buf.data(), std::min(buf.size(), need - got.size()), MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    if (fd_) {
+      loop_.backend().forget(fd_.get());
+      fd_.reset();
+    }
+    loop_.backend().quiesce();
+    return {std::move(x_), connected_ ? std::optional(o_.addresses[address_]) : std::nullopt};
+  }
+
+ private:
+  io::Token token() const noexcept { return {0, gen_}; }
+
+  void finish(std::string failure = {}) {
+    x_.failure = std::move(failure);
+    done_ = true;
+  }
+
+  // Starts a connect to addresses[index], or to the next that can start one.
+  void try_address(std::size_t index) {
+    for (address_ = index; address_ < o_.addresses.size(); ++address_) {
+      auto fd = net::start_connect(o_.addresses[address_], o_.target.transport);
+      if (!fd) {
+        last_ = fd.error();
         continue;
       }
-      if (n < 0) {
-        x.failure = fmt::format("connection failed after {} of {} reply bytes: {}", got.size(),
-                                need, std::strerror(errno));
-        return x;
+      fd_ = std::move(fd).value();
+      ++gen_;
+      if (tcp_) {
+        loop_.backend().connect(fd_.get(), token());
+      } else {
+        on_connected();  // a UDP connect only sets the peer
       }
-      if (n == 0) {
-        x.failure =
-            fmt::format("short reply: the server closed after {} of {} bytes", got.size(), need);
-        return x;
-      }
-      const std::size_t from = got.size();
-      got.insert(got.end(), buf.begin(), buf.begin() + n);
-      if (want != nullptr) {
-        if (auto diff = compare(got, *want, from)) {
-          x.failure = *diff;
-          return x;
-        }
-      }
+      return;
     }
+    cannot_connect();
   }
-  return x;
-}
 
-// UDP: one datagram out, the first datagram back.
-Exchange exchange_datagram(int fd, const SendOptions& o, Clock::time_point deadline) {
-  Exchange x;
-  const ssize_t n = ::send(fd, o.payload.data(), o.payload.size(), MSG_NOSIGNAL);
-  if (n < 0) {
-    x.failure = fmt::format("send failed: {}", std::strerror(errno));
-    return x;
+  void cannot_connect() {
+    finish(fmt::format("cannot connect to {}: {}", net::format_target(o_.target),
+                       last_.value() == ETIMEDOUT ? "timed out" : last_.message()));
   }
-  Bytes buf(65536);
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    const int rc = ::poll(&p, 1, remaining_ms(deadline));
-    if (rc < 0 && errno == EINTR) {
-      continue;
+
+  void on_connected() {
+    connected_ = true;
+    if (tcp_) {
+      if (o_.payload.empty()) {
+        finish();
+        return;
+      }
+      loop_.backend().recv(fd_.get(), token());
+      write();
+    } else {
+      loop_.backend().recv_from(fd_.get(), token());
+      sending_ = true;
+      loop_.backend().send(fd_.get(), token(), o_.payload);
     }
-    if (rc <= 0) {
-      x.failure = "timed out waiting for the reply datagram";
-      return x;
-    }
-    const ssize_t r = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-      continue;
-    }
-    if (r < 0) {
-      x.failure = errno == ECONNREFUSED ? "no reply: connection refused (port unreachable)"
-                                        : fmt::format("receive failed: {}", std::strerror(errno));
-      return x;
-    }
-    buf.resize(static_cast<std::size_t>(r));
-    x.got = std::move(buf);
-    x.received = true;
-    return x;
   }
-}
+
+  void time_out() {
+    if (!connected_) {
+      last_ = std::make_error_code(std::errc::timed_out);
+      cannot_connect();
+    } else if (tcp_) {
+      finish(fmt::format("timed out waiting for the reply: got {} of {} bytes", x_.got.size(),
+                         o_.payload.size()));
+    } else {
+      finish("timed out waiting for the reply datagram");
+    }
+  }
+
+  // TCP: writes what the socket takes now, and hands the rest to an asynchronous send.
+  void write() {
+    const std::span<const std::byte> rest = std::span(o_.payload).subspan(sent_);
+    if (sending_ || rest.empty()) {
+      return;
+    }
+    const long n = loop_.backend().try_send(fd_.get(), rest);
+    if (n < 0) {
+      send_failed(static_cast<int>(-n));
+      return;
+    }
+    sent_ += static_cast<std::size_t>(n);
+    if (sent_ < o_.payload.size()) {
+      sending_ = true;
+      loop_.backend().send(fd_.get(), token(), std::span(o_.payload).subspan(sent_));
+    }
+  }
+
+  void send_failed(int error) {
+    finish(tcp_ ? fmt::format("send failed after {} bytes: {}", sent_, std::strerror(error))
+                : fmt::format("send failed: {}", std::strerror(error)));
+  }
+
+  void on_completion(const io::Completion& c) override {
+    if (done_ || c.token.gen != gen_) {
+      return;
+    }
+    switch (c.op) {
+      case io::Op::connect:
+        if (c.res < 0) {
+          last_ = std::error_code(-c.res, std::system_category());
+          loop_.backend().forget(fd_.get());
+          fd_.reset();
+          try_address(address_ + 1);
+        } else {
+          on_connected();
+        }
+        break;
+      case io::Op::send:
+        sending_ = false;
+        if (c.res < 0) {
+          send_failed(-c.res);
+        } else if (tcp_) {
+          sent_ += static_cast<std::size_t>(c.res);
+          write();
+        }
+        break;
+      case io::Op::recv:
+        on_stream(c);
+        break;
+      case io::Op::recv_from:
+        if (c.res < 0) {
+          finish(c.res == -ECONNREFUSED
+                     ? std::string("no reply: connection refused (port unreachable)")
+                     : fmt::format("receive failed: {}", std::strerror(-c.res)));
+        } else {
+          x_.got.assign(c.data.begin(), c.data.end());
+          x_.received = true;
+          finish();
+        }
+        break;
+      case io::Op::accept:
+        break;
+    }
+  }
+
+  void on_stream(const io::Completion& c) {
+    const std::size_t need = o_.payload.size();
+    Bytes& got = x_.got;
+    if (c.res < 0) {
+      finish(fmt::format("connection failed after {} of {} reply bytes: {}", got.size(), need,
+                         std::strerror(-c.res)));
+      return;
+    }
+    if (c.res == 0) {
+      finish(fmt::format("short reply: the server closed after {} of {} bytes", got.size(), need));
+      return;
+    }
+    const std::size_t from = got.size();
+    const std::size_t take = std::min(c.data.size(), need - from);
+    got.insert(got.end(), c.data.begin(), c.data.begin() + static_cast<std::ptrdiff_t>(take));
+    if (want_ != nullptr) {
+      if (auto diff = compare(got, *want_, from)) {
+        finish(std::move(*diff));
+        return;
+      }
+    }
+    if (got.size() == need) {
+      finish();
+    }
+  }
+
+  const SendOptions& o_;
+  const Bytes* want_;  // null: any reply of the right length
+  Clock::time_point deadline_;
+  bool tcp_;
+  io::Loop loop_;
+  net::Fd fd_;
+  std::uint32_t gen_ = 0;
+  std::size_t address_ = 0;
+  std::error_code last_;  // why the last address did not connect
+  bool connected_ = false;
+  bool sending_ = false;
+  std::size_t sent_ = 0;
+  bool done_ = false;
+  Exchange x_;
+};
 
 void print_reply(const Bytes& got, OutputFormat format, std::FILE* out) {
   switch (format) {
@@ -189,29 +273,24 @@ int run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
   const Expect expect = o.expect.value_or(tcp ? Expect::echo : Expect::any);
   const Bytes want = expected_reply(o.payload, expect);
   const auto deadline = Clock::now() + o.timeout;
-  Connection c = connect_any(o, deadline);
-  if (!c.fd) {
-    fmt::print(err, "netecho send: {}\n", c.failure);
+  auto [x, address] =
+      Exchanger(o, !tcp || expect == Expect::any ? nullptr : &want, deadline).run();
+  if (!address) {
+    fmt::print(err, "netecho send: {}\n", x.failure);
     return net::kExitFailure;
   }
-  Exchange x;
-  if (tcp) {
-    x = exchange_stream(c.fd.get(), o, expect == Expect::any ? nullptr : &want, deadline);
-  } else {
-    x = exchange_datagram(c.fd.get(), o, deadline);
-    if (x.failure.empty() && expect != Expect::any) {
-      if (x.got.size() != want.size()) {
-        x.failure = fmt::format("reply is {} bytes, expected {}", x.got.size(), want.size());
-      } else if (auto diff = compare(x.got, want, 0)) {
-        x.failure = *diff;
-      }
+  if (!tcp && x.failure.empty() && expect != Expect::any) {
+    if (x.got.size() != want.size()) {
+      x.failure = fmt::format("reply is {} bytes, expected {}", x.got.size(), want.size());
+    } else if (auto diff = compare(x.got, want, 0)) {
+      x.failure = *diff;
     }
   }
   if (tcp ? x.got.size() == o.payload.size() : x.received) {
     print_reply(x.got, o.output, out);
   }
   if (!x.failure.empty()) {
-    fmt::print(err, "netecho send: {}: {}\n", c.address.to_string(), x.failure);
+    fmt::print(err, "netecho send: {}: {}\n", address->to_string(), x.failure);
     return net::kExitFailure;
   }
   return 0;

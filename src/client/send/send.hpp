@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "client/send/payload.hpp"
+#include "io/probe.hpp"
 #include "net/address.hpp"
 
 namespace netecho::client {
@@ -21,6 +22,7 @@ struct SendOptions {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   OutputFormat output = OutputFormat::list;
   std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
+  io::BackendKind backend = io::BackendKind::automatic;
 };
 
 // Runs the exchange. Prints the reply to out and failures (one line each) to err. Returns the
