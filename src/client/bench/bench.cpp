@@ -37,21 +37,23 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-// Opens an output file before the run, so that a bad path fails at once, not after it.
-bool open_output(const std::string& path, const char* flag, File& file, std::FILE* err) {
+// Opens an output file before the run, so that a bad path fails at once, not after it. An
+// empty path or "-" needs no file: the result then holds none. No result: the file could not
+// be opened (the reason is written to err).
+std::optional<File> open_output(const std::string& path, const char* flag, std::FILE* err) {
   if (path.empty() || path == "-") {
-    return true;
+    return File();
   }
-  file.reset(std::fopen(path.c_str(), "w"));
+  File file(std::fopen(path.c_str(), "w"));
   if (!file) {
     fmt::print(err, "netecho bench: {} {}: {}\n", flag, path, std::strerror(errno));
-    return false;
+    return std::nullopt;
   }
-  return true;
+  return file;
 }
 
-bool write_output(const std::string& text, const std::string& path, File& file, std::FILE* out,
-                  std::FILE* err) {
+bool write_output(const std::string& text, const std::string& path, const File& file,
+                  std::FILE* out, std::FILE* err) {
   std::FILE* f = path == "-" ? out : file.get();
   if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) {
     fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
@@ -143,10 +145,13 @@ struct Plan {
 // comes resolved, in the options.
 std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   Plan p;
-  if (!open_output(o.json_path, "--json", p.json_file, err) ||
-      !open_output(o.plot_path, "--plot", p.plot_file, err)) {
+  auto json_file = open_output(o.json_path, "--json", err);
+  auto plot_file = json_file ? open_output(o.plot_path, "--plot", err) : std::nullopt;
+  if (!json_file || !plot_file) {
     return std::nullopt;
   }
+  p.json_file = std::move(*json_file);
+  p.plot_file = std::move(*plot_file);
   // With the JSON on standard output, the human report moves to standard error.
   p.report_out = o.json_path == "-" ? err : out;
   p.live = o.live.value_or(::isatty(::fileno(p.report_out)) != 0 && o.json_path != "-");
@@ -193,8 +198,9 @@ struct Run {
 // io::SignalFd: SIGINT and SIGTERM stop the run, SIGUSR1 is a worker's note that it failed.
 void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
   for (unsigned t = 0; t < p.threads; ++t) {
-    run.workers.push_back(std::make_unique<BenchWorker>(
-        o, o.addresses, p.ids[t], p.quotas[t], io::make_backend(p.backend.kind), p.live));
+    run.workers.push_back(std::make_unique<BenchWorker>(o, o.addresses, p.ids[t], p.quotas[t],
+                                                        io::make_backend(p.backend.kind),
+                                                        p.live));
   }
   RunControl& control = run.control;
   auto& workers = run.workers;
@@ -329,7 +335,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // ------------------------------------------------------------------------------------ write
 
 // The report, the JSON and the chart; the exit code.
-int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
+int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
                   std::FILE* err) {
   print_report(r, p.report_out);
   bool written = true;

@@ -8,8 +8,8 @@
 #include <random>
 #include <vector>
 
-#include "client/ping/session.hpp"
 #include "base/timespec.hpp"
+#include "client/ping/session.hpp"
 #include "net/error.hpp"
 #include "net/format.hpp"
 #include "net/socket.hpp"
@@ -206,39 +206,41 @@ void Pinger::on_timeout(std::uint64_t seq) {
   }
 }
 
-// Checks a reply against what a probe frame of ours must look like. Returns the problem, if
-// any, and fills header with whatever could be read.
-std::optional<std::string> Pinger::frame_problem(std::span<const std::byte> data,
-                                                 ProbeHeader& header) const {
-  const auto decoded = decode_probe(data);
-  if (const auto* h = std::get_if<ProbeHeader>(&decoded)) {
-    header = *h;
-    if (h->session != session_) {
-      return fmt::format("reply belongs to another run (session {:08x}, this run {:08x})",
-                         h->session, session_);
+Pinger::FrameCheck Pinger::check_frame(std::span<const std::byte> data) const {
+  FrameCheck check;
+  ProbeHeader& header = check.header;
+  check.problem = [&]() -> std::optional<std::string> {
+    const auto decoded = decode_probe(data);
+    if (const auto* h = std::get_if<ProbeHeader>(&decoded)) {
+      header = *h;
+      if (h->session != session_) {
+        return fmt::format("reply belongs to another run (session {:08x}, this run {:08x})",
+                           h->session, session_);
+      }
+      return std::nullopt;
     }
-    return std::nullopt;
-  }
-  const auto error = std::get<ProbeError>(decoded);
-  const auto header_only = decode_probe_header(data);
-  if (const auto* h = std::get_if<ProbeHeader>(&header_only)) {
-    header = *h;
-  }
-  // The commonest mistake: probing a reverse-mode server without --expect reverse, or the
-  // other way round. Say so.
-  std::vector<std::byte> flipped(data.rbegin(), data.rend());
-  const auto flipped_decoded = decode_probe(flipped);
-  if (const auto* h = std::get_if<ProbeHeader>(&flipped_decoded)) {
-    header = *h;
-    return o_.reverse
-               ? std::string("reply is not reversed: the server echoes (drop --expect reverse)")
-               : std::string(
-                     "reply is reversed: the server is in reverse mode (use --expect reverse)");
-  }
-  if (error.kind == ProbeErrorKind::bad_fill) {
-    return fmt::format("{} (first difference at byte {})", describe(error.kind), error.offset);
-  }
-  return std::string(describe(error.kind));
+    const auto error = std::get<ProbeError>(decoded);
+    const auto header_only = decode_probe_header(data);
+    if (const auto* h = std::get_if<ProbeHeader>(&header_only)) {
+      header = *h;
+    }
+    // The commonest mistake: probing a reverse-mode server without --expect reverse, or the
+    // other way round. Say so.
+    std::vector<std::byte> flipped(data.rbegin(), data.rend());
+    const auto flipped_decoded = decode_probe(flipped);
+    if (const auto* h = std::get_if<ProbeHeader>(&flipped_decoded)) {
+      header = *h;
+      return o_.reverse
+                 ? std::string("reply is not reversed: the server echoes (drop --expect reverse)")
+                 : std::string(
+                       "reply is reversed: the server is in reverse mode (use --expect reverse)");
+    }
+    if (error.kind == ProbeErrorKind::bad_fill) {
+      return fmt::format("{} (first difference at byte {})", describe(error.kind), error.offset);
+    }
+    return std::string(describe(error.kind));
+  }();
+  return check;
 }
 
 // Counts and prints a reply that matched a probe of this run.

@@ -107,8 +107,13 @@ class Pinger {
   void expire_connects(Clock::time_point now);
 
   // Output
-  std::optional<std::string> frame_problem(std::span<const std::byte> data,
-                                           ProbeHeader& header) const;
+  // A reply checked against what a probe frame of ours must look like: the header, as much of
+  // it as could be read, and the problem, if any.
+  struct FrameCheck {
+    ProbeHeader header;
+    std::optional<std::string> problem;
+  };
+  FrameCheck check_frame(std::span<const std::byte> data) const;
   void emit(ProbeEvent e);
   void reply(ProbeEvent e, const ReplyMatch& m, nanoseconds rtt);
 

@@ -139,8 +139,7 @@ void Pinger::tcp_receive(Conn& c) {
 }
 
 void Pinger::tcp_frame(Conn& c, std::span<const std::byte> frame, Clock::time_point now) {
-  ProbeHeader h;
-  auto problem = frame_problem(frame, h);
+  auto [h, problem] = check_frame(frame);
   if (!problem) {
     if (c.written.empty()) {
       problem = fmt::format("reply to seq={} that was never sent on this connection", h.seq);

@@ -102,8 +102,7 @@ void Pinger::udp_datagram(std::span<std::byte> data, bool truncated, Clock::time
   }
   ProbeEvent e;
   e.bytes = data.size();
-  ProbeHeader h;
-  auto problem = frame_problem(data, h);
+  auto [h, problem] = check_frame(data);
   if (!problem && (truncated || data.size() != o_.size)) {
     problem = fmt::format("reply is {}{} bytes, {} were sent", truncated ? "over " : "",
                           data.size(), o_.size);
