@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 #include "io/probe.hpp"
 #include "net/error.hpp"
 
@@ -64,7 +64,10 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
                     ->type_name("N")
                     ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
   duration->excludes(count);
-  cmd->add_option("-s,--size", args.size, "message size (e.g. 64, 16KiB; UDP: 24 to 65507)")
+  cmd->add_option("-s,--size", args.size,
+                  fmt::format("message size (e.g. 64, 16KiB; UDP: {} to {})",
+                              client::min_message_size(net::Transport::udp),
+                              client::max_message_size(net::Transport::udp)))
       ->capture_default_str();
   cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
       ->check(CLI::Range(1u, 65536u))
@@ -85,12 +88,7 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   cmd->add_option("--timeout", args.timeout,
                   "a message not answered within this time is an error (TCP timeout, UDP loss)")
       ->capture_default_str();
-  cmd->add_option("--backend", args.backend,
-                  "event engine: io_uring, epoll, or auto: io_uring where the kernel allows it, "
-                  "else epoll")
-      ->type_name("auto|epoll|io_uring")
-      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
-      ->capture_default_str();
+  add_backend_option(*cmd, args.backend);
   cmd->add_option("--json", args.json,
                   "write every figure and the percentile distribution as JSON ('-': stdout, "
                   "and the report goes to stderr)")
@@ -143,12 +141,8 @@ int run_bench(const BenchArgs& args) {
                                        o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
                            net::kExitUsage);
   }
-  if (const auto kind = io::parse_backend(args.backend)) {
-    o.backend = *kind;
-  } else {
-    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", args.backend),
-                           net::kExitUsage);
-  }
+  o.backend = parse_backend_or_throw(args.backend);
+  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
   o.json_path = args.json;
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);

@@ -31,4 +31,35 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
   return std::get<std::chrono::nanoseconds>(parsed);
 }
 
+std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
+                                                   int exit_code) {
+  auto resolved = net::resolve(target.endpoint, target.transport, /*passive=*/false, family);
+  if (auto* message = std::get_if<std::string>(&resolved)) {
+    throw net::ConfigError(std::move(*message), exit_code);
+  }
+  auto addresses = std::get<std::vector<net::SockAddr>>(std::move(resolved));
+  if (addresses.empty()) {
+    throw net::ConfigError(fmt::format("cannot resolve host '{}': no address", target.endpoint.host),
+                           exit_code);
+  }
+  return addresses;
+}
+
+CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
+  return cmd
+      .add_option("--backend", backend,
+                  "event engine: io_uring (completions, multishot receives, batched "
+                  "submissions), epoll, or auto: io_uring where the kernel allows it, else epoll")
+      ->type_name("auto|epoll|io_uring")
+      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
+      ->capture_default_str();
+}
+
+io::BackendKind parse_backend_or_throw(std::string_view name) {
+  if (const auto kind = io::parse_backend(name)) {
+    return *kind;
+  }
+  throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
+}
+
 }  // namespace netecho::cli

@@ -2,6 +2,7 @@
 // each subcommand returns its exit code, and only here are errors turned into one line on
 // stderr and a conventional exit status (0 ok, 1 run-time failure, 2 usage).
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -16,6 +17,9 @@
 
 int main(int argc, char** argv) {
   using namespace netecho;
+  // A peer that goes away must not kill any of the tools: every write reports EPIPE instead.
+  // Decided once, here, for the whole process.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app("netecho: echo server and client tools (RFC 862), for checking network paths, "
                "measuring latency and throughput, and load-testing network stacks.",
                "netecho");

@@ -5,15 +5,16 @@
 #include <csignal>
 
 #include "cli/common.hpp"
-#include "client/ping.hpp"
+#include "client/ping/ping.hpp"
 #include "client/probe_frame.hpp"
 #include "io/signal_fd.hpp"
 #include "net/error.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::cli {
 namespace {
 
-constexpr std::size_t kMaxUdpSize = 65507;
+constexpr std::size_t kMaxUdpSize = service::kMaxDatagram;
 constexpr std::size_t kMaxTcpSize = std::size_t{1} << 20;
 
 [[noreturn]] void usage(std::string message) {
@@ -42,7 +43,8 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       ->type_name("INTERVAL")
       ->capture_default_str();
   cmd->add_option("-s,--size", args.size,
-                  "bytes per probe, header included (24 to 65507 for UDP, to 1048576 for TCP)")
+                  fmt::format("bytes per probe, header included ({} to {} for UDP, to {} for TCP)",
+                              client::kProbeHeaderSize, kMaxUdpSize, kMaxTcpSize))
       ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("-W,--timeout", args.timeout, "how long to wait for each reply")
@@ -103,13 +105,14 @@ int run_ping(const PingArgs& args) {
   if (o.reverse && tcp) {
     usage("--expect reverse applies to UDP targets only (netecho serve reverses datagrams)");
   }
+  // ping's convention: an unknown host is an "other error", exit 2.
+  o.peer = resolve_target_or_throw(o.target, o.family, net::kExitUsage).front();
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;
 
   // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
   // prints the summary and returns the exit code by the usual rule.
-  std::signal(SIGPIPE, SIG_IGN);
   auto stop = io::SignalFd::open({SIGINT, SIGTERM});
   if (!stop) {
     throw net::ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),

@@ -5,8 +5,9 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
-#include "client/send.hpp"
+#include "client/send/send.hpp"
 #include "net/error.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::cli {
 namespace {
@@ -69,6 +70,7 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
                   "what the reply must be: echo, reverse or any (default: echo for TCP, any "
                   "for UDP)")
       ->check(CLI::IsMember({"echo", "reverse", "any"}));
+  add_backend_option(*cmd, args.backend);
   return cmd;
 }
 
@@ -85,12 +87,14 @@ int run_send(const SendArgs& args) {
     o.payload = read_stdin();
   }
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
-  if (o.target.transport == net::Transport::udp && o.payload.size() > 65507) {
+  if (o.target.transport == net::Transport::udp && o.payload.size() > service::kMaxDatagram) {
     throw net::ConfigError(
-        fmt::format("payload of {} bytes does not fit in one UDP datagram (at most 65507)",
-                    o.payload.size()),
+        fmt::format("payload of {} bytes does not fit in one UDP datagram (at most {})",
+                    o.payload.size(), service::kMaxDatagram),
         net::kExitUsage);
   }
+  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.backend = parse_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;

@@ -17,6 +17,7 @@ struct SendArgs {
   std::string timeout = "5s";
   std::string output = "list";
   std::string expect;  // empty: by transport
+  std::string backend = "auto";
 };
 
 CLI::App* register_send(CLI::App& app, SendArgs& args);

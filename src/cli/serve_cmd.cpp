@@ -5,6 +5,7 @@
 #include "cli/common.hpp"
 #include "net/error.hpp"
 #include "server/server.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::cli {
 
@@ -39,17 +40,12 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "UDP: cut each datagram to N bytes before answering (the original server "
                   "used 10); 0 = whole datagrams")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{65507}));
+      ->check(CLI::Range(std::size_t{0}, service::kMaxDatagram));
   cmd->add_option("--threads", args.threads,
                   "worker threads, each with its own event loop (default: one per CPU)")
       ->type_name("N")
       ->check(CLI::Range(1u, 1024u));
-  cmd->add_option("--backend", args.backend,
-                  "event engine: io_uring (completions, multishot receives, batched "
-                  "submissions), epoll, or auto: io_uring where the kernel allows it, else epoll")
-      ->type_name("auto|epoll|io_uring")
-      ->check(CLI::IsMember({"auto", "epoll", "io_uring"}))
-      ->capture_default_str();
+  add_backend_option(*cmd, args.backend);
   cmd->add_flag("--list-backends", args.list_backends,
                 "print each backend and whether it works here (and why not), then exit; one "
                 "line each: backend=NAME usable=yes|no detail=TEXT");
@@ -124,12 +120,7 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;
-  if (auto kind = io::parse_backend(args.backend)) {
-    config.backend = *kind;
-  } else {
-    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", args.backend),
-                           net::kExitUsage);
-  }
+  config.backend = parse_backend_or_throw(args.backend);
   config.backend_options.uring_buffers = args.uring_buffers;
   config.backend_options.uring_buffer_size = args.uring_buffer_size;
   config.max_conns = args.max_conns;

@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "client/bench_pattern.hpp"
+#include "client/bench/pattern.hpp"
 #include "client/probe_frame.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "base/duration.hpp"
-#include "client/payload.hpp"
+#include "client/send/payload.hpp"
 #include "server/udp_guard.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

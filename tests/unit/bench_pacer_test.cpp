@@ -1,6 +1,6 @@
 // The open-loop schedule: evenly spaced over all flows, exact, and free of drift.
 
-#include "client/pacer.hpp"
+#include "client/bench/pacer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The bench payload pattern: deterministic, position-dependent, and every corruption found.
 
-#include "client/bench_pattern.hpp"
+#include "client/bench/pattern.hpp"
 
 #include <gtest/gtest.h>
 

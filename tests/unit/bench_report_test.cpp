@@ -1,6 +1,6 @@
 // The bench report, JSON document and SVG chart, from a result built by hand.
 
-#include "client/report.hpp"
+#include "client/bench/report.hpp"
 
 #include <gtest/gtest.h>
 

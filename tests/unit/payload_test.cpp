@@ -1,6 +1,6 @@
 // The client's payload parsers (--bytes, --hex, --text) and reply formatters.
 
-#include "client/payload.hpp"
+#include "client/send/payload.hpp"
 
 #include <gtest/gtest.h>
 

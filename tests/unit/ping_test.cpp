@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "client/ping_report.hpp"
-#include "client/ping_stats.hpp"
+#include "client/ping/report.hpp"
+#include "client/ping/stats.hpp"
 #include "client/probe_frame.hpp"
 
 namespace netecho::client {

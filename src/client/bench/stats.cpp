@@ -1,4 +1,4 @@
-#include "client/bench_stats.hpp"
+#include "client/bench/stats.hpp"
 
 namespace netecho::client {
 

@@ -1,5 +1,6 @@
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,16 +11,21 @@
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "base/system.hpp"
-#include "client/bench_worker.hpp"
+#include "base/timespec.hpp"
+#include "client/bench/report.hpp"
+#include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
-#include "client/report.hpp"
+#include "io/signal_fd.hpp"
 #include "net/error.hpp"
+#include "service/datagram.hpp"
 
 namespace netecho::client {
 namespace {
@@ -31,21 +37,23 @@ struct FileCloser {
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
-// Opens an output file before the run, so that a bad path fails at once, not after it.
-bool open_output(const std::string& path, const char* flag, File& file, std::FILE* err) {
+// Opens an output file before the run, so that a bad path fails at once, not after it. An
+// empty path or "-" needs no file: the result then holds none. No result: the file could not
+// be opened (the reason is written to err).
+std::optional<File> open_output(const std::string& path, const char* flag, std::FILE* err) {
   if (path.empty() || path == "-") {
-    return true;
+    return File();
   }
-  file.reset(std::fopen(path.c_str(), "w"));
+  File file(std::fopen(path.c_str(), "w"));
   if (!file) {
     fmt::print(err, "netecho bench: {} {}: {}\n", flag, path, std::strerror(errno));
-    return false;
+    return std::nullopt;
   }
-  return true;
+  return file;
 }
 
-bool write_output(const std::string& text, const std::string& path, File& file, std::FILE* out,
-                  std::FILE* err) {
+bool write_output(const std::string& text, const std::string& path, const File& file,
+                  std::FILE* out, std::FILE* err) {
   std::FILE* f = path == "-" ? out : file.get();
   if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) {
     fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
@@ -105,15 +113,6 @@ class LiveLine {
   std::uint64_t messages_ = 0;
 };
 
-sigset_t run_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  return set;
-}
-
 }  // namespace
 
 std::size_t min_message_size(net::Transport transport) noexcept {
@@ -121,25 +120,41 @@ std::size_t min_message_size(net::Transport transport) noexcept {
 }
 
 std::size_t max_message_size(net::Transport transport) noexcept {
-  return transport == net::Transport::udp ? 65507 : std::size_t{64} << 20;
+  return transport == net::Transport::udp ? service::kMaxDatagram : std::size_t{64} << 20;
 }
 
-int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
-  auto resolved = net::resolve(o.target.endpoint, o.target.transport, /*passive=*/false);
-  if (const auto* e = std::get_if<std::string>(&resolved)) {
-    fmt::print(err, "netecho bench: {}\n", *e);
-    return net::kExitFailure;
-  }
-  const std::vector<net::SockAddr> addresses = std::get<0>(std::move(resolved));
+namespace {
+
+// ------------------------------------------------------------------------------------- plan
+
+// What a run needs before it starts: how many threads on which backend, which flows
+// on which thread, and the output files (opened first, so that a bad path fails at once).
+struct Plan {
+  unsigned threads = 0;
+  io::BackendChoice backend;
+  // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
+  std::vector<std::vector<std::uint32_t>> ids;
+  std::vector<std::vector<std::uint64_t>> quotas;
   File json_file;
   File plot_file;
-  if (!open_output(o.json_path, "--json", json_file, err) ||
-      !open_output(o.plot_path, "--plot", plot_file, err)) {
-    return net::kExitFailure;
+  std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
+  bool live = false;
+};
+
+// The plan, or nothing when the run cannot start (the reason is written to err). The target
+// comes resolved, in the options.
+std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  Plan p;
+  auto json_file = open_output(o.json_path, "--json", err);
+  auto plot_file = json_file ? open_output(o.plot_path, "--plot", err) : std::nullopt;
+  if (!json_file || !plot_file) {
+    return std::nullopt;
   }
+  p.json_file = std::move(*json_file);
+  p.plot_file = std::move(*plot_file);
   // With the JSON on standard output, the human report moves to standard error.
-  std::FILE* report_out = o.json_path == "-" ? err : out;
-  const bool live = o.live.value_or(::isatty(::fileno(report_out)) != 0 && o.json_path != "-");
+  p.report_out = o.json_path == "-" ? err : out;
+  p.live = o.live.value_or(::isatty(::fileno(p.report_out)) != 0 && o.json_path != "-");
 
   const base::FileLimit files = base::raise_open_file_limit();
   if (files.after < std::uint64_t{o.connections} + 32) {
@@ -147,46 +162,65 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
                "netecho bench: {} connections need more open files than the limit of {} "
                "(raise it with ulimit -n)\n",
                o.connections, files.after);
-    return net::kExitFailure;
+    return std::nullopt;
   }
-  const unsigned threads =
+  p.threads =
       std::min<unsigned>(o.threads != 0 ? o.threads : base::available_cpus(), o.connections);
-  const io::BackendChoice backend = io::choose_backend(o.backend);
-
-  // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
-  std::vector<std::vector<std::uint32_t>> ids(threads);
-  std::vector<std::vector<std::uint64_t>> quotas(threads);
+  p.backend = io::choose_backend(o.backend);
+  p.ids.resize(p.threads);
+  p.quotas.resize(p.threads);
   for (std::uint32_t i = 0; i < o.connections; ++i) {
     std::uint64_t quota = Flow::kUnlimited;
     if (o.messages != 0) {
       quota = o.messages / o.connections + (i < o.messages % o.connections ? 1 : 0);
     }
-    ids[i % threads].push_back(i);
-    quotas[i % threads].push_back(quota);
+    p.ids[i % p.threads].push_back(i);
+    p.quotas[i % p.threads].push_back(quota);
   }
+  return p;
+}
+
+// -------------------------------------------------------------------------------------- run
+
+// A finished run: the workers (their figures), the shared control, and what went wrong.
+struct Run {
+  explicit Run(unsigned threads)
+      : control(static_cast<std::ptrdiff_t>(threads), ::pthread_self()), failures(threads) {}
+
   std::vector<std::unique_ptr<BenchWorker>> workers;
-  for (unsigned t = 0; t < threads; ++t) {
-    workers.push_back(std::make_unique<BenchWorker>(o, addresses, ids[t], quotas[t],
-                                                    io::make_backend(backend.kind), live));
+  RunControl control;
+  std::vector<std::string> failures;  // per worker: why its thread failed, if it did
+  CpuTimes cpu_end;
+};
+
+// Starts one thread per worker, then waits for them in this thread: for the signals that stop
+// the run, and for the tick of the live line. Signals arrive as ping's do, through an
+// io::SignalFd: SIGINT and SIGTERM stop the run, SIGUSR1 is a worker's note that it failed.
+void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
+  for (unsigned t = 0; t < p.threads; ++t) {
+    run.workers.push_back(std::make_unique<BenchWorker>(o, o.addresses, p.ids[t], p.quotas[t],
+                                                        io::make_backend(p.backend.kind),
+                                                        p.live));
+  }
+  RunControl& control = run.control;
+  auto& workers = run.workers;
+
+  // The workers inherit the blocked mask; only this thread takes the signals, from the
+  // descriptor. (SIGPIPE is ignored for the whole process by main.)
+  auto signals = io::SignalFd::open({SIGINT, SIGTERM, SIGUSR1});
+  if (!signals) {
+    throw std::system_error(signals.error(), "cannot set up signal handling");
   }
 
-  // Signals: the workers inherit the blocked mask; only this thread takes them, by sigtimedwait.
-  ::signal(SIGPIPE, SIG_IGN);
-  const sigset_t signals = run_signals();
-  sigset_t old_mask;
-  ::pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
-
-  RunControl control(static_cast<std::ptrdiff_t>(threads), ::pthread_self());
-  std::vector<std::string> failures(threads);
   std::vector<std::thread> pool;
-  pool.reserve(threads);
-  for (unsigned t = 0; t < threads; ++t) {
+  pool.reserve(p.threads);
+  for (unsigned t = 0; t < p.threads; ++t) {
     pool.emplace_back([&, t] {
       BenchWorker& w = *workers[t];
       try {
         w.run(control);
       } catch (const std::exception& e) {
-        failures[t] = e.what();
+        run.failures[t] = e.what();
         if (!w.arrived()) {
           control.barrier.arrive_and_drop();
         }
@@ -201,64 +235,60 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   }
 
   int stop = 0;
-  LiveLine line(threads);
+  LiveLine line(p.threads);
   std::int64_t next_tick_ns = 0;
   std::uint64_t tick_index = 0;
-  while (control.finished.load() < threads) {
+  while (control.finished.load() < p.threads) {
     std::int64_t wait_ns = 1'000'000'000;
     const std::int64_t now_ns = to_ns(BenchClock::now());
-    if (live && control.started.load()) {
+    if (p.live && control.started.load()) {
       if (next_tick_ns == 0) {
         next_tick_ns = control.start_ns.load() + 1'000'000'000;
       }
       wait_ns = std::max<std::int64_t>(0, next_tick_ns - now_ns);
     }
-    const timespec ts{static_cast<time_t>(wait_ns / 1'000'000'000),
-                      static_cast<long>(wait_ns % 1'000'000'000)};
-    const int sig = ::sigtimedwait(&signals, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) {
-      stop = std::min(stop + 1, 2);
-      control.stop.store(stop);
-      for (auto& w : workers) {
-        w->wake();
+    const timespec ts = base::to_timespec(std::chrono::nanoseconds(wait_ns));
+    pollfd ready{signals->fd(), POLLIN, 0};
+    if (::ppoll(&ready, 1, &ts, nullptr) > 0) {
+      while (const int sig = signals->take()) {
+        if (sig == SIGINT || sig == SIGTERM) {
+          stop = std::min(stop + 1, 2);
+          control.stop.store(stop);
+          for (auto& w : workers) {
+            w->wake();
+          }
+        }
       }
     }
     if (next_tick_ns != 0 && to_ns(BenchClock::now()) >= next_tick_ns &&
-        control.finished.load() < threads) {
+        control.finished.load() < p.threads) {
       ++tick_index;
       const bool warming = next_tick_ns <= control.start_ns.load() + o.warmup.count();
       const std::string text = line.tick(workers, tick_index, 1.0, o.message_size, warming);
-      std::fputs(text.c_str(), report_out);
-      std::fflush(report_out);
+      std::fputs(text.c_str(), p.report_out);
+      std::fflush(p.report_out);
       next_tick_ns += 1'000'000'000;
     }
   }
   for (auto& t : pool) {
     t.join();
   }
-  double cpu_user = 0;
-  double cpu_system = 0;
-  process_cpu_seconds(cpu_user, cpu_system);
-  // Signals that arrived too late to matter are consumed, then the caller's mask is restored.
-  const timespec zero{0, 0};
-  while (::sigtimedwait(&signals, nullptr, &zero) > 0) {
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  run.cpu_end = process_cpu_seconds();
+  // Leaving, the SignalFd consumes the signals that arrived too late to matter and restores
+  // the caller's mask.
+}
 
-  for (const auto& f : failures) {
-    if (!f.empty()) {
-      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
-      return net::kExitFailure;
-    }
-  }
+// ------------------------------------------------------------------------------------ merge
 
+// Every worker's figures in one result.
+BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) {
   BenchResult r;
   r.options = o;
-  r.backend = std::string(io::to_string(backend.kind));
-  r.threads = threads;
+  r.backend = std::string(io::to_string(p.backend.kind));
+  r.threads = p.threads;
   std::int64_t stopped_ns = 0;
   std::int64_t last_measured_ns = 0;
-  for (const auto& w : workers) {
+  for (const auto& w : run.workers) {
     const FlowContext& ctx = w->context();
     r.latency.merge(ctx.latency);
     r.connect.merge(ctx.connect);
@@ -287,12 +317,7 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     stopped_ns = std::max(stopped_ns, w->stopped_ns());
     last_measured_ns = std::max(last_measured_ns, ctx.last_measured_ns);
   }
-  if (control.abort) {
-    fmt::print(err, "netecho bench: {}\n",
-               r.first_error.empty() ? "no connection could be made" : r.first_error);
-    return net::kExitFailure;
-  }
-  const std::int64_t measure_start = control.start_ns.load() + o.warmup.count();
+  const std::int64_t measure_start = run.control.start_ns.load() + o.warmup.count();
   // Up to the last measured echo: an open loop that fell behind sends its backlog during the
   // drain, and a rate over the window alone would count those echoes in too little time.
   const std::int64_t end =
@@ -302,16 +327,23 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   r.started_at =
       utc_iso8601(std::chrono::system_clock::now() -
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
-  r.cpu_user_s = cpu_user - control.cpu_start_user;
-  r.cpu_system_s = cpu_system - control.cpu_start_system;
+  r.cpu_user_s = run.cpu_end.user - run.control.cpu_start.user;
+  r.cpu_system_s = run.cpu_end.system - run.control.cpu_start.system;
+  return r;
+}
 
-  print_report(r, report_out);
+// ------------------------------------------------------------------------------------ write
+
+// The report, the JSON and the chart; the exit code.
+int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
+                  std::FILE* err) {
+  print_report(r, p.report_out);
   bool written = true;
   if (!o.json_path.empty()) {
-    written = write_output(report_json(r), o.json_path, json_file, out, err) && written;
+    written = write_output(report_json(r), o.json_path, p.json_file, out, err) && written;
   }
   if (!o.plot_path.empty()) {
-    written = write_output(report_svg(r), o.plot_path, plot_file, out, err) && written;
+    written = write_output(report_svg(r), o.plot_path, p.plot_file, out, err) && written;
   }
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
@@ -319,6 +351,30 @@ int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
     return net::kExitFailure;
   }
   return written ? 0 : net::kExitFailure;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  std::optional<Plan> plan = plan_run(o, out, err);
+  if (!plan) {
+    return net::kExitFailure;
+  }
+  Run run(plan->threads);
+  run_workers(o, *plan, run);
+  for (const auto& f : run.failures) {
+    if (!f.empty()) {
+      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
+      return net::kExitFailure;
+    }
+  }
+  const BenchResult r = merge_results(o, *plan, run);
+  if (run.control.abort) {
+    fmt::print(err, "netecho bench: {}\n",
+               r.first_error.empty() ? "no connection could be made" : r.first_error);
+    return net::kExitFailure;
+  }
+  return write_results(o, r, *plan, out, err);
 }
 
 }  // namespace netecho::client

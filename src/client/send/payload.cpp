@@ -1,4 +1,4 @@
-#include "client/payload.hpp"
+#include "client/send/payload.hpp"
 
 #include <charconv>
 

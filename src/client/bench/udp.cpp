@@ -1,4 +1,4 @@
-// UdpFlow: see bench_flow.hpp.
+// UdpFlow: see bench/flow.hpp.
 
 #include <algorithm>
 #include <cerrno>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "client/bench_flow.hpp"
+#include "client/bench/flow.hpp"
 #include "client/probe_frame.hpp"
 
 namespace netecho::client {

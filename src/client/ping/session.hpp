@@ -1,6 +1,6 @@
 #pragma once
 // Internal to netecho ping: the probing session, shared by ping.cpp (schedule, event loop,
-// output), ping_udp.cpp and ping_tcp.cpp (the two transports). Not for use elsewhere.
+// output), ping/udp.cpp and ping/tcp.cpp (the two transports). Not for use elsewhere.
 
 #include <chrono>
 #include <cstdint>
@@ -13,9 +13,9 @@
 #include <system_error>
 #include <vector>
 
-#include "client/ping.hpp"
-#include "client/ping_report.hpp"
-#include "client/ping_stats.hpp"
+#include "client/ping/ping.hpp"
+#include "client/ping/report.hpp"
+#include "client/ping/stats.hpp"
 #include "client/probe_frame.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
@@ -107,8 +107,13 @@ class Pinger {
   void expire_connects(Clock::time_point now);
 
   // Output
-  std::optional<std::string> frame_problem(std::span<const std::byte> data,
-                                           ProbeHeader& header) const;
+  // A reply checked against what a probe frame of ours must look like: the header, as much of
+  // it as could be read, and the problem, if any.
+  struct FrameCheck {
+    ProbeHeader header;
+    std::optional<std::string> problem;
+  };
+  FrameCheck check_frame(std::span<const std::byte> data) const;
   void emit(ProbeEvent e);
   void reply(ProbeEvent e, const ReplyMatch& m, nanoseconds rtt);
 

@@ -1,4 +1,4 @@
-#include "client/ping_report.hpp"
+#include "client/ping/report.hpp"
 
 #include <fmt/format.h>
 

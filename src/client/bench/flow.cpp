@@ -1,4 +1,4 @@
-#include "client/bench_flow.hpp"
+#include "client/bench/flow.hpp"
 
 #include <cmath>
 
@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "net/format.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -68,11 +69,8 @@ void Flow::try_address(FlowContext& ctx, std::size_t index, BenchClock::time_poi
   state_ = State::dead;
   const auto& target = ctx.options->target;
   ctx.error(ErrorKind::connect, 1,
-            fmt::format("cannot connect to {}://{}:{}: {}", net::to_string(target.transport),
-                        target.endpoint.host.find(':') != std::string::npos
-                            ? "[" + target.endpoint.host + "]"
-                            : target.endpoint.host,
-                        target.endpoint.port, std::strerror(last_connect_errno_)));
+            fmt::format("cannot connect to {}: {}", net::format_target(target),
+                        std::strerror(last_connect_errno_)));
 }
 
 void Flow::on_connect(FlowContext& ctx, int res, BenchClock::time_point now) {

@@ -1,4 +1,4 @@
-#include "client/bench_pattern.hpp"
+#include "client/bench/pattern.hpp"
 
 #include <bit>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "client/bench_worker.hpp"
+#include "client/bench/worker.hpp"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -19,16 +19,15 @@ double seconds(const timeval& tv) noexcept {
 
 }  // namespace
 
-void process_cpu_seconds(double& user, double& system) noexcept {
+CpuTimes process_cpu_seconds() noexcept {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  user = seconds(ru.ru_utime);
-  system = seconds(ru.ru_stime);
+  return {seconds(ru.ru_utime), seconds(ru.ru_stime)};
 }
 
 void RunControl::OnStart::operator()() noexcept {
   control->abort = control->connected.load() == 0;
-  process_cpu_seconds(control->cpu_start_user, control->cpu_start_system);
+  control->cpu_start = process_cpu_seconds();
   control->start_ns.store(to_ns(BenchClock::now()));
   control->started.store(true);
 }
@@ -140,7 +139,13 @@ void BenchWorker::run_phase(RunControl& control) {
   }
   loop_.add_timer(now + scan_every_, [this] { scan_timeouts(); });
 
-  bool draining = false;
+  // Where the run is. sending: until the duration, the message count or the last flow ends
+  // it. draining: the run ended; what is in flight may answer until --timeout (and an open loop
+  // still sends the backlog that fell due before the end). draining_interrupted: the first
+  // SIGINT or SIGTERM; nothing more is sent, and the drain lasts at most kInterruptDrain. A
+  // second signal (stop 2) ends the phase at once, whichever it is.
+  enum class Phase : std::uint8_t { sending, draining, draining_interrupted };
+  Phase phase = Phase::sending;
   std::int64_t drain_deadline = 0;
   for (;;) {
     now = BenchClock::now();
@@ -148,32 +153,30 @@ void BenchWorker::run_phase(RunControl& control) {
     const int stop = control.stop.load(std::memory_order_relaxed);
     if (stop >= 2) {
       interrupted_ = true;
-      if (!draining) {
+      if (phase == Phase::sending) {
         stopped_ns_ = now_ns;
       }
       break;
     }
-    if (!draining) {
-      std::chrono::nanoseconds grace = options_.timeout;
-      bool end = true;
-      if (stop == 1) {
-        interrupted_ = true;
-        grace = std::min<std::chrono::nanoseconds>(grace, kInterruptDrain);
-      } else if (now_ns < ctx_.issue_end_ns && ctx_.alive != 0 &&
-                 !(counting && ctx_.with_quota_left == 0)) {
-        end = false;
-      }
-      if (end) {
+    if (phase == Phase::sending) {
+      const bool ended = stop == 1 || now_ns >= ctx_.issue_end_ns || ctx_.alive == 0 ||
+                         (counting && ctx_.with_quota_left == 0);
+      if (ended) {
         // Open loop: messages that fell due before the end but are still queued behind a slow
         // server go out during the drain, so a stall at the very end shows in the tail too.
         // Flow::issue() refuses anything due at or after issue_end, so a closed loop sends
         // nothing more. An interrupt stops sending outright.
-        draining = true;
-        ctx_.issuing = stop == 0;
+        phase = stop == 1 ? Phase::draining_interrupted : Phase::draining;
+        interrupted_ = phase == Phase::draining_interrupted;
+        ctx_.issuing = !interrupted_;
         stopped_ns_ = std::min(now_ns, ctx_.issue_end_ns);
+        const std::chrono::nanoseconds grace =
+            interrupted_ ? std::min<std::chrono::nanoseconds>(options_.timeout, kInterruptDrain)
+                         : options_.timeout;
         drain_deadline = now_ns + grace.count();
       }
-    } else if (stop == 1 && !interrupted_) {
+    } else if (phase == Phase::draining && stop == 1) {
+      phase = Phase::draining_interrupted;
       interrupted_ = true;
       ctx_.issuing = false;
       drain_deadline =
@@ -187,6 +190,7 @@ void BenchWorker::run_phase(RunControl& control) {
         schedule(slot);
       }
     }
+    const bool draining = phase != Phase::sending;
     if (draining && (ctx_.in_flight == 0 || now_ns >= drain_deadline)) {
       break;
     }

@@ -6,7 +6,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "client/payload.hpp"
+#include "client/send/payload.hpp"
+#include "io/probe.hpp"
 #include "net/address.hpp"
 
 namespace netecho::client {
@@ -16,10 +17,12 @@ enum class OutputFormat : std::uint8_t { list, hex, raw };
 
 struct SendOptions {
   net::Target target{net::Transport::tcp, {"127.0.0.1", 12345}};
+  std::vector<net::SockAddr> addresses;  // the target, resolved (by the caller), tried in order
   Bytes payload{std::byte{0}, std::byte{1}, std::byte{2}, std::byte{3}};
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   OutputFormat output = OutputFormat::list;
   std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
+  io::BackendKind backend = io::BackendKind::automatic;
 };
 
 // Runs the exchange. Prints the reply to out and failures (one line each) to err. Returns the

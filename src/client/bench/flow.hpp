@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "client/bench.hpp"
-#include "client/bench_pattern.hpp"
-#include "client/bench_stats.hpp"
+#include "client/bench/bench.hpp"
+#include "client/bench/pattern.hpp"
+#include "client/bench/stats.hpp"
 #include "client/histogram.hpp"
-#include "client/pacer.hpp"
+#include "client/bench/pacer.hpp"
 #include "io/backend.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"

@@ -1,4 +1,4 @@
-#include "client/pacer.hpp"
+#include "client/bench/pacer.hpp"
 
 #include <cmath>
 

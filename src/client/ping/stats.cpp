@@ -1,4 +1,4 @@
-#include "client/ping_stats.hpp"
+#include "client/ping/stats.hpp"
 
 #include <cassert>
 

@@ -18,6 +18,7 @@ enum class PingOutput : std::uint8_t { text, json, json_lines };
 
 struct PingOptions {
   net::Target target{net::Transport::tcp, {"127.0.0.1", 12345}};
+  net::SockAddr peer;  // the target, resolved (by the caller): the address probed
   std::optional<std::uint64_t> count;  // unset: until stopped or the deadline
   std::chrono::nanoseconds interval = std::chrono::seconds(1);
   std::size_t size = 64;  // bytes per probe, header included (at least kProbeHeaderSize)
@@ -33,8 +34,7 @@ struct PingOptions {
   int stop_fd = -1;
 };
 
-// Resolves the target (throws net::ConfigError with exit code 2 when that fails), then runs.
-// Writes reply lines and the summary (or JSON) to out, diagnostics to err. Returns the exit
+// Probes options.peer. Writes reply lines and the summary (or JSON) to out, diagnostics to err. Returns the exit
 // code as ping does: 0 when at least one probe was answered in time (with both count and
 // deadline set: when count probes were), 1 otherwise, 2 when the run could not start.
 int run_ping(const PingOptions& options, std::FILE* out, std::FILE* err);

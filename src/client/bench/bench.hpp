@@ -22,8 +22,9 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "client/bench_stats.hpp"
+#include "client/bench/stats.hpp"
 #include "client/histogram.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
@@ -32,6 +33,7 @@ namespace netecho::client {
 
 struct BenchOptions {
   net::Target target{net::Transport::tcp, {"127.0.0.1", 12345}};
+  std::vector<net::SockAddr> addresses;  // the target, resolved (by the caller), tried in order
   std::uint32_t connections = 10;
   // Measured time after the warm-up. Ignored when messages is set.
   std::chrono::nanoseconds duration = std::chrono::seconds(10);

@@ -1,14 +1,16 @@
 #pragma once
 // What `netecho bench` prints and writes: the live line, the final report in the spirit of
-// wrk's, the JSON document (schema in docs/BENCH.md) and the latency-by-percentile SVG chart.
+// wrk's (report_text.cpp), the JSON document (schema in docs/BENCH.md; report_json.cpp) and the
+// latency-by-percentile SVG chart (report_svg.cpp).
 // Pure functions of a BenchResult (and of the figures of one second), so they can be tested
 // without running anything.
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
-#include "client/bench.hpp"
+#include "client/bench/bench.hpp"
 #include "client/histogram.hpp"
 
 namespace netecho::client {
@@ -48,5 +50,9 @@ std::string report_svg(const BenchResult& r);
 
 // "1,234,567"
 std::string group_digits(std::uint64_t n);
+
+// Helpers the three outputs share (report_text.cpp): "25.1 us"; a duration in seconds.
+std::string latency_text(std::uint64_t ns);
+double as_seconds(std::chrono::nanoseconds d);
 
 }  // namespace netecho::client

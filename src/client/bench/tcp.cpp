@@ -1,11 +1,11 @@
-// TcpFlow: see bench_flow.hpp.
+// TcpFlow: see bench/flow.hpp.
 
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "client/bench_flow.hpp"
+#include "client/bench/flow.hpp"
 
 namespace netecho::client {
 

@@ -1,4 +1,4 @@
-#include "client/ping.hpp"
+#include "client/ping/ping.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -8,27 +8,19 @@
 #include <random>
 #include <vector>
 
-#include "client/ping_session.hpp"
+#include "base/timespec.hpp"
+#include "client/ping/session.hpp"
 #include "net/error.hpp"
+#include "net/format.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
 namespace ping_detail {
-namespace {
-
-std::string target_text(const net::Target& t) {
-  const bool v6 = t.endpoint.host.find(':') != std::string::npos;
-  return fmt::format("{}://{}{}{}:{}", net::to_string(t.transport), v6 ? "[" : "", t.endpoint.host,
-                     v6 ? "]" : "", t.endpoint.port);
-}
-
-}  // namespace
-
 Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, std::FILE* err)
     : o_(o), peer_(peer), out_(out), err_(err), tracker_(o.timeout), frame_(o.size) {
   std::random_device rd;
   session_ = rd();
-  info_.target = target_text(o.target);
+  info_.target = net::format_target(o.target);
   info_.address = peer.to_string();
   info_.tcp = o.target.transport == net::Transport::tcp;
   info_.size = o.size;
@@ -143,9 +135,7 @@ bool Pinger::wait(Clock::time_point now) {
   timespec ts{};
   timespec* tsp = nullptr;
   if (const auto wake = next_wake()) {
-    const auto left = std::max(nanoseconds(0), *wake - now);
-    ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+    ts = base::to_timespec(*wake - now);
     tsp = &ts;
   }
   const int rc = ::ppoll(fds.data(), fds.size(), tsp, nullptr);
@@ -216,39 +206,41 @@ void Pinger::on_timeout(std::uint64_t seq) {
   }
 }
 
-// Checks a reply against what a probe frame of ours must look like. Returns the problem, if
-// any, and fills header with whatever could be read.
-std::optional<std::string> Pinger::frame_problem(std::span<const std::byte> data,
-                                                 ProbeHeader& header) const {
-  const auto decoded = decode_probe(data);
-  if (const auto* h = std::get_if<ProbeHeader>(&decoded)) {
-    header = *h;
-    if (h->session != session_) {
-      return fmt::format("reply belongs to another run (session {:08x}, this run {:08x})",
-                         h->session, session_);
+Pinger::FrameCheck Pinger::check_frame(std::span<const std::byte> data) const {
+  FrameCheck check;
+  ProbeHeader& header = check.header;
+  check.problem = [&]() -> std::optional<std::string> {
+    const auto decoded = decode_probe(data);
+    if (const auto* h = std::get_if<ProbeHeader>(&decoded)) {
+      header = *h;
+      if (h->session != session_) {
+        return fmt::format("reply belongs to another run (session {:08x}, this run {:08x})",
+                           h->session, session_);
+      }
+      return std::nullopt;
     }
-    return std::nullopt;
-  }
-  const auto error = std::get<ProbeError>(decoded);
-  const auto header_only = decode_probe_header(data);
-  if (const auto* h = std::get_if<ProbeHeader>(&header_only)) {
-    header = *h;
-  }
-  // The commonest mistake: probing a reverse-mode server without --expect reverse, or the
-  // other way round. Say so.
-  std::vector<std::byte> flipped(data.rbegin(), data.rend());
-  const auto flipped_decoded = decode_probe(flipped);
-  if (const auto* h = std::get_if<ProbeHeader>(&flipped_decoded)) {
-    header = *h;
-    return o_.reverse
-               ? std::string("reply is not reversed: the server echoes (drop --expect reverse)")
-               : std::string(
-                     "reply is reversed: the server is in reverse mode (use --expect reverse)");
-  }
-  if (error.kind == ProbeErrorKind::bad_fill) {
-    return fmt::format("{} (first difference at byte {})", describe(error.kind), error.offset);
-  }
-  return std::string(describe(error.kind));
+    const auto error = std::get<ProbeError>(decoded);
+    const auto header_only = decode_probe_header(data);
+    if (const auto* h = std::get_if<ProbeHeader>(&header_only)) {
+      header = *h;
+    }
+    // The commonest mistake: probing a reverse-mode server without --expect reverse, or the
+    // other way round. Say so.
+    std::vector<std::byte> flipped(data.rbegin(), data.rend());
+    const auto flipped_decoded = decode_probe(flipped);
+    if (const auto* h = std::get_if<ProbeHeader>(&flipped_decoded)) {
+      header = *h;
+      return o_.reverse
+                 ? std::string("reply is not reversed: the server echoes (drop --expect reverse)")
+                 : std::string(
+                       "reply is reversed: the server is in reverse mode (use --expect reverse)");
+    }
+    if (error.kind == ProbeErrorKind::bad_fill) {
+      return fmt::format("{} (first difference at byte {})", describe(error.kind), error.offset);
+    }
+    return std::string(describe(error.kind));
+  }();
+  return check;
 }
 
 // Counts and prints a reply that matched a probe of this run.
@@ -304,17 +296,7 @@ void Pinger::emit(ProbeEvent e) {
 }  // namespace ping_detail
 
 int run_ping(const PingOptions& options, std::FILE* out, std::FILE* err) {
-  auto resolved = net::resolve(options.target.endpoint, options.target.transport,
-                               /*passive=*/false, options.family);
-  if (auto* message = std::get_if<std::string>(&resolved)) {
-    throw net::ConfigError(*message, net::kExitUsage);
-  }
-  const auto& addrs = std::get<0>(resolved);
-  if (addrs.empty()) {
-    throw net::ConfigError(fmt::format("{}: no address", options.target.endpoint.host),
-                           net::kExitUsage);
-  }
-  ping_detail::Pinger pinger(options, addrs.front(), out, err);
+  ping_detail::Pinger pinger(options, options.peer, out, err);
   return pinger.run();
 }
 

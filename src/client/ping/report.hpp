@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "client/ping_stats.hpp"
+#include "client/ping/stats.hpp"
 
 namespace netecho::client {
 

@@ -12,11 +12,18 @@
 #include <queue>
 #include <vector>
 
-#include "client/bench.hpp"
-#include "client/bench_flow.hpp"
+#include "client/bench/bench.hpp"
+#include "client/bench/flow.hpp"
 #include "io/loop.hpp"
 
 namespace netecho::client {
+
+// The process's CPU time so far (getrusage), in seconds.
+struct CpuTimes {
+  double user = 0;
+  double system = 0;
+};
+CpuTimes process_cpu_seconds() noexcept;
 
 // What the main thread and the workers share for one run. Written by the main thread: stop.
 // Written by the barrier's completion step (on whichever worker arrives last, before any worker
@@ -37,14 +44,10 @@ struct RunControl {
   std::atomic<std::int64_t> start_ns{0};
   std::atomic<unsigned> finished{0};  // workers whose run() returned
   bool abort = false;                 // no flow connected: nothing to run
-  double cpu_start_user = 0;
-  double cpu_start_system = 0;
+  CpuTimes cpu_start;
   pthread_t main;  // told with SIGUSR1 when a worker finishes
   std::barrier<OnStart> barrier;
 };
-
-// The process's CPU time so far (getrusage), in seconds.
-void process_cpu_seconds(double& user, double& system) noexcept;
 
 class BenchWorker final : private io::Handler {
  public:

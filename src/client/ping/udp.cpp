@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "client/ping_session.hpp"
+#include "client/ping/session.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client::ping_detail {
@@ -102,8 +102,7 @@ void Pinger::udp_datagram(std::span<std::byte> data, bool truncated, Clock::time
   }
   ProbeEvent e;
   e.bytes = data.size();
-  ProbeHeader h;
-  auto problem = frame_problem(data, h);
+  auto [h, problem] = check_frame(data);
   if (!problem && (truncated || data.size() != o_.size)) {
     problem = fmt::format("reply is {}{} bytes, {} were sent", truncated ? "over " : "",
                           data.size(), o_.size);

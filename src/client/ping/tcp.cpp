@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "client/ping_session.hpp"
+#include "client/ping/session.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client::ping_detail {
@@ -139,8 +139,7 @@ void Pinger::tcp_receive(Conn& c) {
 }
 
 void Pinger::tcp_frame(Conn& c, std::span<const std::byte> frame, Clock::time_point now) {
-  ProbeHeader h;
-  auto problem = frame_problem(frame, h);
+  auto [h, problem] = check_frame(frame);
   if (!problem) {
     if (c.written.empty()) {
       problem = fmt::format("reply to seq={} that was never sent on this connection", h.seq);

@@ -1,0 +1,86 @@
+// bench's JSON document (schema in docs/BENCH.md): every figure and the percentile
+// distribution.
+
+#include <nlohmann/json.hpp>
+
+#include "client/bench/report.hpp"
+#include "net/format.hpp"
+
+namespace netecho::client {
+
+std::string report_json(const BenchResult& r) {
+  using json = nlohmann::ordered_json;  // keys in the documented order
+  const BenchOptions& o = r.options;
+  json parameters = {
+      {"target", net::format_target(o.target)},
+      {"transport", std::string(net::to_string(o.target.transport))},
+      {"address", r.address.empty() ? json(nullptr) : json(r.address)},
+      {"backend", r.backend},
+      {"connections", o.connections},
+      {"threads", r.threads},
+      {"message_size", o.message_size},
+      {"pipeline", o.pipeline},
+      {"mode", o.rate > 0 ? "open" : "closed"},
+      {"rate", o.rate > 0 ? json(o.rate) : json(nullptr)},
+      {"duration_s", o.messages == 0 ? json(as_seconds(o.duration)) : json(nullptr)},
+      {"messages", o.messages != 0 ? json(o.messages) : json(nullptr)},
+      {"warmup_s", as_seconds(o.warmup)},
+      {"connect_timeout_s", as_seconds(o.connect_timeout)},
+      {"timeout_s", as_seconds(o.timeout)},
+  };
+  const Histogram& h = r.latency;
+  json lat = {{"count", h.count()},   {"min", h.min()}, {"mean", h.mean()},
+              {"stddev", h.stddev()}, {"max", h.max()}, {"saturated", h.saturated()}};
+  for (const auto& p : kReportPercentiles) {
+    lat[p.json_name] = h.percentile(p.percentile);
+  }
+  json distribution = json::array();
+  for (const auto& point : h.distribution()) {
+    distribution.push_back({{"percentile", point.percentile},
+                            {"latency_ns", point.value_ns},
+                            {"count", point.cumulative_count}});
+  }
+  const Histogram& c = r.connect;
+  json connect = {{"count", c.count()},      {"min", c.min()},          {"mean", c.mean()},
+                  {"p50", c.percentile(50)}, {"p90", c.percentile(90)}, {"p99", c.percentile(99)},
+                  {"max", c.max()}};
+  json errors = {{"total", r.error_total()}};
+  for (std::size_t k = 0; k < kErrorKinds; ++k) {
+    errors[error_name(static_cast<ErrorKind>(k))] = r.errors[k];
+  }
+  json doc = {
+      {"schema", "netecho-bench/1"},
+      {"started_at", r.started_at},
+      {"parameters", parameters},
+      {"run",
+       {{"elapsed_s", as_seconds(r.elapsed)},
+        {"interrupted", r.interrupted},
+        {"connected", r.connected}}},
+      {"throughput",
+       {{"messages", r.messages},
+        {"messages_per_s", r.messages_per_second()},
+        {"bytes", r.messages * o.message_size},
+        {"megabytes_per_s", r.megabytes_per_second()}}},
+      {"latency_ns", lat},
+      {"latency_distribution", distribution},
+      {"connect_ns", connect},
+      {"errors", errors},
+      {"first_error", r.first_error.empty() ? json(nullptr) : json(r.first_error)},
+      {"udp", {{"reordered", r.reordered}, {"late", r.late}}},
+      {"wire",
+       {{"messages_sent", r.messages_sent},
+        {"messages_received", r.messages_received},
+        {"bytes_sent", r.bytes_sent},
+        {"bytes_received", r.bytes_received},
+        {"warmup_messages", r.warmup_messages},
+        {"abandoned", r.abandoned},
+        {"unsent", r.unsent}}},
+      {"cpu",
+       {{"user_s", r.cpu_user_s},
+        {"system_s", r.cpu_system_s},
+        {"per_message_us", r.cpu_per_message_us()}}},
+  };
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace netecho::client

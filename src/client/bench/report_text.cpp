@@ -1,0 +1,185 @@
+// The human side of bench's report: the live line, the run's description and the final
+// report in the spirit of wrk's. The JSON document is in report_json.cpp, the chart in
+// report_svg.cpp.
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "base/duration.hpp"
+#include "client/bench/report.hpp"
+#include "net/format.hpp"
+
+namespace netecho::client {
+namespace {
+
+std::string plural(std::uint64_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", group_digits(n), n == 1 ? one : many);
+}
+
+std::string size_text(std::size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) {
+    return fmt::format("{} MiB", bytes >> 20);
+  }
+  if (bytes >= 1024 && bytes % 1024 == 0) {
+    return fmt::format("{} KiB", bytes >> 10);
+  }
+  return fmt::format("{} B", bytes);
+}
+
+}  // namespace
+
+std::string latency_text(std::uint64_t ns) {
+  return base::format_duration(std::chrono::nanoseconds(static_cast<std::int64_t>(ns)));
+}
+
+double as_seconds(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e9; }
+
+std::string group_digits(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  const std::size_t first = digits.size() % 3 == 0 ? 3 : digits.size() % 3;
+  out.append(digits, 0, first);
+  for (std::size_t i = first; i < digits.size(); i += 3) {
+    out += ',';
+    out.append(digits, i, 3);
+  }
+  return out;
+}
+
+std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, double mb_per_s,
+                             const Histogram& second, std::uint64_t errors, bool warmup) {
+  return fmt::format(
+      "{:>5} s {:>12} msgs/s {:>9.2f} MB/s   p50 {:>8}   p99 {:>8}   errors {}{}", elapsed_s,
+      group_digits(static_cast<std::uint64_t>(std::llround(messages_per_s))), mb_per_s,
+      second.count() ? latency_text(second.percentile(50)) : "-",
+      second.count() ? latency_text(second.percentile(99)) : "-", errors, warmup ? "   (warm-up)" : "");
+}
+
+std::string describe_run(const BenchResult& r) {
+  const BenchOptions& o = r.options;
+  std::string s =
+      fmt::format("{}, {}, {}, {}, pipeline {}, ", net::format_target(o.target),
+                  plural(o.connections, "connection", "connections"),
+                  plural(r.threads, "thread", "threads"), size_text(o.message_size), o.pipeline);
+  if (o.rate > 0) {
+    s += fmt::format("open loop at {} msgs/s",
+                     group_digits(static_cast<std::uint64_t>(std::llround(o.rate))));
+  } else {
+    s += "closed loop";
+  }
+  if (o.messages != 0) {
+    s += fmt::format(", {}", plural(o.messages, "message", "messages"));
+  } else {
+    s += fmt::format(", {}", base::format_duration(o.duration));
+  }
+  if (o.warmup.count() > 0) {
+    s += fmt::format(" after {} warm-up", base::format_duration(o.warmup));
+  }
+  return s;
+}
+
+std::uint64_t BenchResult::error_total() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto e : errors) {
+    total += e;
+  }
+  return total;
+}
+
+double BenchResult::messages_per_second() const noexcept {
+  const double s = as_seconds(elapsed);
+  return s > 0 ? static_cast<double>(messages) / s : 0.0;
+}
+
+double BenchResult::megabytes_per_second() const noexcept {
+  return messages_per_second() * static_cast<double>(options.message_size) / 1e6;
+}
+
+double BenchResult::cpu_per_message_us() const noexcept {
+  return messages_received != 0
+             ? (cpu_user_s + cpu_system_s) * 1e6 / static_cast<double>(messages_received)
+             : 0.0;
+}
+
+void print_report(const BenchResult& r, std::FILE* out) {
+  std::string s = fmt::format("netecho bench {} ({}, {})\n", describe_run(r),
+                              r.address.empty() ? "-" : r.address, r.backend);
+  if (r.interrupted) {
+    s += fmt::format("  Interrupted: {} measured", base::format_duration(r.elapsed));
+    if (r.abandoned != 0) {
+      s += fmt::format(", {} still in flight not counted",
+                       plural(r.abandoned, "message", "messages"));
+    }
+    s += "\n";
+  }
+  s += "  Latency  ";
+  for (const auto& p : kReportPercentiles) {
+    s += fmt::format(" {:>9}", p.label);
+  }
+  s += fmt::format(" {:>9} {:>9} {:>9}\n           ", "max", "mean", "stddev");
+  const Histogram& h = r.latency;
+  for (const auto& p : kReportPercentiles) {
+    s += fmt::format(" {:>9}", h.count() ? latency_text(h.percentile(p.percentile)) : "-");
+  }
+  s += fmt::format(" {:>9} {:>9} {:>9}\n", h.count() ? latency_text(h.max()) : "-",
+                   h.count() ? latency_text(static_cast<std::uint64_t>(h.mean())) : "-",
+                   h.count() ? latency_text(static_cast<std::uint64_t>(h.stddev())) : "-");
+  const Histogram& c = r.connect;
+  s += fmt::format("  Connect   {} of {} connected", group_digits(r.connected),
+                   group_digits(r.options.connections));
+  if (r.options.target.transport == net::Transport::udp) {
+    s += " (UDP: no handshake)";
+  } else if (c.count() != 0) {
+    s += fmt::format(": p50 {}, p99 {}, max {}", latency_text(c.percentile(50)),
+                     latency_text(c.percentile(99)), latency_text(c.max()));
+  }
+  s += "\n";
+  s += fmt::format("  {} in {}: {} msgs/s, {:.2f} MB/s\n",
+                   plural(r.messages, "message", "messages"), base::format_duration(r.elapsed),
+                   group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
+                   r.megabytes_per_second());
+  s += fmt::format("  Wire      sent {} ({} B), received {} ({} B)",
+                   plural(r.messages_sent, "message", "messages"), group_digits(r.bytes_sent),
+                   group_digits(r.messages_received), group_digits(r.bytes_received));
+  if (r.warmup_messages != 0) {
+    s += fmt::format(", {} in warm-up", group_digits(r.warmup_messages));
+  }
+  if (!r.interrupted && r.abandoned != 0) {
+    s += fmt::format(", {} sent at the very end still in flight, not counted",
+                     group_digits(r.abandoned));
+  }
+  s += "\n";
+  if (r.unsent != 0) {
+    s += fmt::format(
+        "  Behind    {} fell due but were never sent: the rate was not reached, and the\n"
+        "            latencies above leave out these, the latest of all\n",
+        plural(r.unsent, "message", "messages"));
+  }
+  s += fmt::format("  CPU       {:.2f} s user, {:.2f} s system: {:.2f} us per message\n",
+                   r.cpu_user_s, r.cpu_system_s, r.cpu_per_message_us());
+  if (r.options.target.transport == net::Transport::udp) {
+    s += fmt::format("  UDP       {} reordered, {} late\n", group_digits(r.reordered),
+                     group_digits(r.late));
+  }
+  const std::uint64_t errors = r.error_total();
+  if (errors == 0) {
+    s += "  Errors    none\n";
+  } else {
+    s += fmt::format("  Errors    {}:", group_digits(errors));
+    const char* sep = " ";
+    for (std::size_t k = 0; k < kErrorKinds; ++k) {
+      if (r.errors[k] != 0) {
+        s += fmt::format("{}{} {}", sep, error_name(static_cast<ErrorKind>(k)),
+                         group_digits(r.errors[k]));
+        sep = ", ";
+      }
+    }
+    s += fmt::format("\n  First     {}\n", r.first_error);
+  }
+  std::fputs(s.c_str(), out);
+  std::fflush(out);
+}
+
+}  // namespace netecho::client
