@@ -15,13 +15,14 @@ std::variant<std::chrono::nanoseconds, std::string> parse_duration(std::string_v
 // "1.5 s", "250 ms", "40 us" for reports.
 std::string format_duration(std::chrono::nanoseconds d);
 
-// d (not negative) as the system calls take it: timespec, or another struct with tv_sec and
-// tv_nsec (io_uring's __kernel_timespec).
+// d as the system calls take it: timespec, or another struct with tv_sec and tv_nsec
+// (io_uring's __kernel_timespec). A negative duration becomes zero: a wait already due.
 template <typename Timespec = timespec>
 constexpr Timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+  const auto ns = d.count() < 0 ? 0 : d.count();
   Timespec ts{};
-  ts.tv_sec = static_cast<decltype(ts.tv_sec)>(d.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<decltype(ts.tv_nsec)>(d.count() % 1'000'000'000);
+  ts.tv_sec = static_cast<decltype(ts.tv_sec)>(ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<decltype(ts.tv_nsec)>(ns % 1'000'000'000);
   return ts;
 }
 

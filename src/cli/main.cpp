@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "base/system.hpp"
 #include "cli/bench_cmd.hpp"
 #include "cli/ping_cmd.hpp"
 #include "cli/send_cmd.hpp"
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   using namespace netecho;
   // A peer that goes away must not kill any of the tools: every write reports EPIPE instead.
   // Decided once, here, for the whole process.
-  std::signal(SIGPIPE, SIG_IGN);
+  base::ignore_sigpipe();
   CLI::App app("netecho: echo server and client tools (RFC 862), for checking network paths, "
                "measuring latency and throughput, and load-testing network stacks.",
                "netecho");

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "base/system.hpp"
-#include "base/timespec.hpp"
+#include "base/duration.hpp"
 #include "client/bench/report.hpp"
 #include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "net/format.hpp"
+#include "net/address.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -69,7 +69,7 @@ void Flow::try_address(FlowContext& ctx, std::size_t index, BenchClock::time_poi
   state_ = State::dead;
   const auto& target = ctx.options->target;
   ctx.error(ErrorKind::connect, 1,
-            fmt::format("cannot connect to {}: {}", net::format_target(target),
+            fmt::format("cannot connect to {}: {}", net::to_string(target),
                         std::strerror(last_connect_errno_)));
 }
 

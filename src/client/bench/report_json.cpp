@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/bench/report.hpp"
-#include "net/format.hpp"
+#include "net/address.hpp"
 
 namespace netecho::client {
 
@@ -12,7 +12,7 @@ std::string report_json(const BenchResult& r) {
   using json = nlohmann::ordered_json;  // keys in the documented order
   const BenchOptions& o = r.options;
   json parameters = {
-      {"target", net::format_target(o.target)},
+      {"target", net::to_string(o.target)},
       {"transport", std::string(net::to_string(o.target.transport))},
       {"address", r.address.empty() ? json(nullptr) : json(r.address)},
       {"backend", r.backend},

@@ -9,7 +9,7 @@
 
 #include "base/duration.hpp"
 #include "client/bench/report.hpp"
-#include "net/format.hpp"
+#include "net/address.hpp"
 
 namespace netecho::client {
 namespace {
@@ -60,7 +60,7 @@ std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, dou
 std::string describe_run(const BenchResult& r) {
   const BenchOptions& o = r.options;
   std::string s =
-      fmt::format("{}, {}, {}, {}, pipeline {}, ", net::format_target(o.target),
+      fmt::format("{}, {}, {}, {}, pipeline {}, ", net::to_string(o.target),
                   plural(o.connections, "connection", "connections"),
                   plural(r.threads, "thread", "threads"), size_text(o.message_size), o.pipeline);
   if (o.rate > 0) {

@@ -13,21 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "base/counter.hpp"
 #include "client/histogram.hpp"
 
 namespace netecho::client {
 
 // Single-writer counter: relaxed load and store, readable from any thread.
-class Counter {
- public:
-  void add(std::uint64_t n = 1) noexcept {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::uint64_t> v_{0};
-};
+using Counter = base::Counter;
 
 // Every way a message or a connection can fail. Each one makes the run exit non-zero.
 enum class ErrorKind : std::uint8_t {
@@ -41,10 +33,24 @@ enum class ErrorKind : std::uint8_t {
   duplicate,        // UDP: a reply to a datagram already answered
   refused,          // UDP: the port is unreachable (ICMP port unreachable)
 };
-inline constexpr std::size_t kErrorKinds = 9;
+inline constexpr std::array<base::Named<ErrorKind>, 9> kErrorTable{{
+    {ErrorKind::connect, "connect", "connect() refused or failed"},
+    {ErrorKind::connect_timeout, "connect_timeout", "no connection within --connect-timeout"},
+    {ErrorKind::mismatch, "mismatch", "an echoed byte or datagram differs from what was sent"},
+    {ErrorKind::reset, "reset", "the connection was reset, or a send or receive failed"},
+    {ErrorKind::closed, "closed", "the server closed the connection while messages were owed"},
+    {ErrorKind::timeout, "timeout", "TCP: a message not answered within --timeout"},
+    {ErrorKind::lost, "lost", "UDP: a datagram not answered within --timeout"},
+    {ErrorKind::duplicate, "duplicate", "UDP: a reply to a datagram already answered"},
+    {ErrorKind::refused, "refused", "UDP: the port is unreachable (ICMP port unreachable)"},
+}};
+static_assert(base::is_enum_table(kErrorTable, ErrorKind::refused));
+inline constexpr std::size_t kErrorKinds = kErrorTable.size();
 
 // The name used in reports and JSON ("connect_timeout").
-const char* error_name(ErrorKind kind) noexcept;
+constexpr std::string_view error_name(ErrorKind kind) noexcept {
+  return kErrorTable[base::index_of(kind)].name;
+}
 
 // Per-second latency buckets with the same layout as Histogram's.
 class LiveHistogram {

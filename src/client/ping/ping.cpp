@@ -8,10 +8,10 @@
 #include <random>
 #include <vector>
 
-#include "base/timespec.hpp"
+#include "base/duration.hpp"
 #include "client/ping/session.hpp"
 #include "net/error.hpp"
-#include "net/format.hpp"
+#include "net/address.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -20,7 +20,7 @@ Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, 
     : o_(o), peer_(peer), out_(out), err_(err), tracker_(o.timeout), frame_(o.size) {
   std::random_device rd;
   session_ = rd();
-  info_.target = net::format_target(o.target);
+  info_.target = net::to_string(o.target);
   info_.address = peer.to_string();
   info_.tcp = o.target.transport == net::Transport::tcp;
   info_.size = o.size;

@@ -11,7 +11,7 @@
 #include "io/loop.hpp"
 #include "io/probe.hpp"
 #include "net/error.hpp"
-#include "net/format.hpp"
+#include "net/address.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -111,7 +111,7 @@ class Exchanger final : private io::Handler {
   }
 
   void cannot_connect() {
-    finish(fmt::format("cannot connect to {}: {}", net::format_target(o_.target),
+    finish(fmt::format("cannot connect to {}: {}", net::to_string(o_.target),
                        last_.value() == ETIMEDOUT ? "timed out" : last_.message()));
   }
 
