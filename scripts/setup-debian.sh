@@ -20,6 +20,9 @@ packages=(
   # systemd-analyze (verify and rate dist/systemd's units) and systemd-socket-activate (the
   # socket-activation tests); neither needs systemd as PID 1
   systemd
+  # the generated man pages and completions (tests/dist/docs_test.sh): groff and man check the
+  # pages; bash with bash-completion, fish and zsh run the completions
+  groff-base man-db bash-completion fish zsh
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

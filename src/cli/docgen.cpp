@@ -72,7 +72,7 @@ std::vector<Opt> options_of(const CLI::App& cmd) {
     for (const auto& l : o->get_lnames()) {
       opt.names.push_back("--" + l);
     }
-    opt.takes_value = o->get_type_size() != 0;
+    opt.takes_value = o->get_type_size_max() > 0 && !o->get_type_name().empty();
     opt.type = opt.takes_value ? o->get_type_name() : "";
     opt.description = o->get_description();
     opt.default_value = o->get_default_str();
@@ -124,14 +124,16 @@ std::string roff(std::string_view text) {
   return out;
 }
 
-// One line of running text: a line may not begin with a control character.
-std::string roff_line(std::string_view text) {
-  std::string line = roff(text);
+// One line of roff, already escaped: a line may not begin with a control character.
+std::string raw_line(std::string line) {
   if (!line.empty() && (line.front() == '.' || line.front() == '\'')) {
     line.insert(0, "\\&");
   }
   return line + "\n";
 }
+
+// One line of running text.
+std::string roff_line(std::string_view text) { return raw_line(roff(text)); }
 
 // A footer, as CLI11 prints it below --help: paragraphs split by blank lines; indented lines
 // are examples, set as they are.
@@ -185,6 +187,17 @@ std::string page_header(std::string_view page, std::string_view summary) {
       roff(summary));
 }
 
+std::string option_text(const Opt& opt) {
+  std::string body = opt.description;
+  if (!opt.default_value.empty()) {
+    body += fmt::format(" Default: {}.", opt.default_value);
+  }
+  if (!opt.env.empty()) {
+    body += fmt::format(" Environment: {}.", opt.env);
+  }
+  return body;
+}
+
 std::string option_item(const Opt& opt) {
   std::string head;
   for (const auto& name : opt.names) {
@@ -193,15 +206,9 @@ std::string option_item(const Opt& opt) {
   if (opt.takes_value) {
     head += fmt::format(" \\fI{}\\fR", roff(opt.type));
   }
-  std::string body = opt.description;
-  if (!opt.default_value.empty()) {
-    body += fmt::format(" Default: {}.", opt.default_value);
-  }
-  if (!opt.env.empty()) {
-    body += fmt::format(" Environment: {}.", opt.env);
-  }
-  return ".TP\n" + roff_line(head) + roff_line(body);
+  return ".TP\n" + raw_line(head) + roff_line(option_text(opt));
 }
+
 
 std::string subcommand_page(const CLI::App& cmd) {
   const std::string page = "netecho-" + cmd.get_name();
@@ -223,7 +230,7 @@ std::string subcommand_page(const CLI::App& cmd) {
       if (!p.default_value.empty()) {
         body += fmt::format(" Default: {}.", p.default_value);
       }
-      out += ".TP\n" + roff_line(fmt::format("\\fI{}\\fR", upper(p.name))) + roff_line(body);
+      out += ".TP\n" + raw_line(fmt::format("\\fI{}\\fR", upper(p.name))) + roff_line(body);
     }
   }
   out += ".SH OPTIONS\n";
@@ -233,7 +240,7 @@ std::string subcommand_page(const CLI::App& cmd) {
   std::string env;
   for (const auto& opt : opts) {
     if (!opt.env.empty()) {
-      env += ".TP\n" + roff_line(fmt::format("\\fB{}\\fR", opt.env)) +
+      env += ".TP\n" + raw_line(fmt::format("\\fB{}\\fR", opt.env)) +
              roff_line(fmt::format("as {}{}", opt.names.back(),
                                    opt.repeatable ? ", a comma-separated list" : ""));
     }
@@ -258,9 +265,9 @@ std::string main_page(CLI::App& app) {
   out += ".SH COMMANDS\n";
   std::string see_also;
   for (const CLI::App* cmd : app.get_subcommands({})) {
-    out += ".TP\n" + roff_line(fmt::format("\\fB{}\\fR", cmd->get_name())) +
-           roff_line(fmt::format("{}. See \\fBnetecho\\-{}\\fR(1).", cmd->get_description(),
-                                 cmd->get_name()));
+    out += ".TP\n" + raw_line(fmt::format("\\fB{}\\fR", cmd->get_name())) +
+           raw_line(fmt::format("{}. See \\fBnetecho\\-{}\\fR(1).", roff(cmd->get_description()),
+                                cmd->get_name()));
     see_also += fmt::format("{}\\fBnetecho\\-{}\\fR(1)", see_also.empty() ? "" : ",\n",
                             cmd->get_name());
   }
