@@ -23,6 +23,9 @@ packages=(
   # the generated man pages and completions (tests/dist/docs_test.sh): groff and man check the
   # pages; bash with bash-completion, fish and zsh run the completions
   groff-base man-db bash-completion fish zsh
+  # the Debian package (scripts/build-deb, tests/dist/deb_test.sh): build it, lint it, and
+  # install it into a brand-new Debian 12 root made by debootstrap
+  debhelper dpkg-dev fakeroot lintian debootstrap
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
