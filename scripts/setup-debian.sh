@@ -26,6 +26,8 @@ packages=(
   # the Debian package (scripts/build-deb, tests/dist/deb_test.sh): build it, lint it, and
   # install it into a brand-new Debian 12 root made by debootstrap
   debhelper dpkg-dev fakeroot lintian debootstrap
+  # the container image (dist/container, tests/dist/container_test.sh): build it and run it
+  podman
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
