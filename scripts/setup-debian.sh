@@ -20,6 +20,14 @@ packages=(
   # systemd-analyze (verify and rate dist/systemd's units) and systemd-socket-activate (the
   # socket-activation tests); neither needs systemd as PID 1
   systemd
+  # the generated man pages and completions (tests/dist/docs_test.sh): groff and man check the
+  # pages; bash with bash-completion, fish and zsh run the completions
+  groff-base man-db bash-completion fish zsh
+  # the Debian package (scripts/build-deb, tests/dist/deb_test.sh): build it, lint it, and
+  # install it into a brand-new Debian 12 root made by debootstrap
+  debhelper dpkg-dev fakeroot lintian debootstrap
+  # the container image (dist/container, tests/dist/container_test.sh): build it and run it
+  podman
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

@@ -2,18 +2,17 @@
 // each subcommand returns its exit code, and only here are errors turned into one line on
 // stderr and a conventional exit status (0 ok, 1 run-time failure, 2 usage).
 
-#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "base/system.hpp"
-#include "cli/bench_cmd.hpp"
-#include "cli/ping_cmd.hpp"
-#include "cli/send_cmd.hpp"
-#include "cli/serve_cmd.hpp"
+#include "cli/app.hpp"
+#include "cli/env.hpp"
 #include "net/error.hpp"
 
 int main(int argc, char** argv) {
@@ -21,21 +20,18 @@ int main(int argc, char** argv) {
   // A peer that goes away must not kill any of the tools: every write reports EPIPE instead.
   // Decided once, here, for the whole process.
   base::ignore_sigpipe();
-  CLI::App app("netecho: echo server and client tools (RFC 862), for checking network paths, "
-               "measuring latency and throughput, and load-testing network stacks.",
-               "netecho");
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "netecho 0.1.0");
-  app.footer("Run 'netecho SUBCOMMAND --help' for each subcommand's options.");
-
-  cli::ServeArgs serve_args;
-  cli::SendArgs send_args;
-  auto* serve = cli::register_serve(app, serve_args);
-  auto* send = cli::register_send(app, send_args);
-  cli::PingArgs ping_args;
-  auto* ping = cli::register_ping(app, ping_args);
-  cli::BenchArgs bench_args;
-  auto* bench = cli::register_bench(app, bench_args);
+  CLI::App app;
+  cli::Args args;
+  const cli::Commands commands = cli::build_app(app, args);
+  auto* serve = commands.serve;
+  auto* send = commands.send;
+  auto* ping = commands.ping;
+  auto* bench = commands.bench;
+  // Errors about serve's options name the environment variable when the value came from it.
+  const auto env_named = [&](std::string message) {
+    return serve->parsed() ? cli::name_env_source(*serve, std::move(message), argc, argv)
+                           : message;
+  };
 
   try {
     app.parse(argc, argv);
@@ -54,25 +50,25 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "netecho: unknown subcommand '{}' (see 'netecho --help')\n", argv[1]);
       return net::kExitUsage;
     }
-    fmt::print(stderr, "netecho: {} (see 'netecho --help')\n", e.what());
+    fmt::print(stderr, "netecho: {} (see 'netecho --help')\n", env_named(e.what()));
     return net::kExitUsage;
   }
 
   try {
     if (serve->parsed()) {
-      return cli::run_serve(serve_args);
+      return cli::run_serve(args.serve);
     }
     if (send->parsed()) {
-      return cli::run_send(send_args);
+      return cli::run_send(args.send);
     }
     if (ping->parsed()) {
-      return cli::run_ping(ping_args);
+      return cli::run_ping(args.ping);
     }
     if (bench->parsed()) {
-      return cli::run_bench(bench_args);
+      return cli::run_bench(args.bench);
     }
   } catch (const net::ConfigError& e) {
-    fmt::print(stderr, "netecho: {}\n", e.what());
+    fmt::print(stderr, "netecho: {}\n", env_named(e.what()));
     return e.exit_code();
   } catch (const std::exception& e) {
     fmt::print(stderr, "netecho: {}\n", e.what());
