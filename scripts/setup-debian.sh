@@ -24,8 +24,9 @@ packages=(
   # pages; bash with bash-completion, fish and zsh run the completions
   groff-base man-db bash-completion fish zsh
   # the Debian package (scripts/build-deb, tests/dist/deb_test.sh): build it, lint it, and
-  # install it into a brand-new Debian 12 root made by debootstrap
-  debhelper dpkg-dev fakeroot lintian debootstrap
+  # install it into a brand-new Debian 12 root made by debootstrap (dpkg-buildpackage checks
+  # for build-essential)
+  build-essential debhelper dpkg-dev fakeroot lintian debootstrap
   # the container image (dist/container, tests/dist/container_test.sh): build it and run it
   podman
 )
