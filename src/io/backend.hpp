@@ -27,6 +27,7 @@ enum class Op : std::uint8_t {
   send,       // res: bytes written from the caller's buffer (may be short), or -errno
   recv_from,  // res: datagram size, data and datagram set, or -errno
   connect,    // res: 0 when connected, or -errno
+  ready,      // res: the poll(2) events the descriptor reports (revents), or -errno
 };
 
 struct Token {
@@ -72,6 +73,13 @@ class Backend {
 
   // Completes once the non-blocking connect() already started on fd succeeds or fails.
   virtual void connect(int fd, Token t) = 0;
+
+  // Completes once, when fd reports one of events (POLLIN, POLLERR; POLLERR and POLLHUP are
+  // always reported), with what it reports; the owner does the reading and asks again. For
+  // what has no operation of its own: a signalfd turning readable, or a UDP socket's error
+  // queue (IP_RECVERR), whose entries the owner reads with net::receive_queued_error. One
+  // watch per fd at a time, beside its read and write operations; forget() drops it.
+  virtual void watch(int fd, Token t, short events) = 0;
 
   // Writes without waiting, now: returns bytes written (possibly fewer than asked, or 0 when
   // the socket is full) or -errno. The fast path for a reply that fits. A backend whose sends

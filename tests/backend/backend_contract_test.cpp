@@ -3,8 +3,10 @@
 // backend runs. A backend the probe finds unusable here is skipped with the probe's reason.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include "io/backend.hpp"
 #include "io/probe.hpp"
 #include "net/fd.hpp"
+#include "net/socket.hpp"
 
 namespace netecho::io {
 
@@ -554,6 +557,94 @@ TEST_P(Contract, RecvFromDeliversEachDatagramWithItsSourceAndSendToAnswersIt) {
     reply.resize(want.size());
     EXPECT_TRUE(reply == want) << "reply " << i;
   }
+  backend->forget(served.get());
+}
+
+// watch() completes once, when the descriptor reports what was asked, and not before; level-
+// triggered readiness that stays does not make it complete again until it is asked again.
+TEST_P(Contract, WatchCompletesOnceWhenTheDescriptorTurnsReadable) {
+  auto backend = make();
+  int ends[2];
+  ASSERT_EQ(::pipe2(ends, O_NONBLOCK | O_CLOEXEC), 0);
+  net::Fd read_end(ends[0]);
+  net::Fd write_end(ends[1]);
+  std::vector<Completion> got;
+  FnHandler h;
+  h.fn = [&](const Completion& c) { got.push_back(c); };
+  backend->watch(read_end.get(), {7, 1}, POLLIN);
+  for (int i = 0; i < 3; ++i) {
+    backend->poll(h, 5ms);
+  }
+  EXPECT_TRUE(got.empty()) << "completed before the pipe was readable";
+  ASSERT_EQ(::write(write_end.get(), "x", 1), 1);
+  ASSERT_TRUE(poll_until(*backend, h, [&] { return !got.empty(); }));
+  EXPECT_EQ(got[0].op, Op::ready);
+  EXPECT_EQ(got[0].token.slot, 7u);
+  EXPECT_EQ(got[0].token.gen, 1u);
+  EXPECT_NE(got[0].res & POLLIN, 0) << got[0].res;
+  for (int i = 0; i < 3; ++i) {
+    backend->poll(h, 5ms);  // still readable, but not asked again
+  }
+  EXPECT_EQ(got.size(), 1u);
+  backend->watch(read_end.get(), {7, 2}, POLLIN);
+  ASSERT_TRUE(poll_until(*backend, h, [&] { return got.size() == 2; }));
+  EXPECT_EQ(got[1].token.gen, 2u);
+  backend->forget(read_end.get());
+}
+
+// A UDP socket with its error queue on (IP_RECVERR), as ping uses it: an ICMP error for a
+// datagram it sent completes a watch for POLLERR, the queue then holds the error with the
+// datagram it quotes, and the multishot receive beside it goes on receiving.
+TEST_P(Contract, WatchReportsTheErrorQueueBesideAReceive) {
+  auto backend = make();
+  sockaddr_in served_addr{};
+  sockaddr_in peer_addr{};
+  sockaddr_in closed_addr{};
+  net::Fd served = udp_socket(served_addr, true);
+  net::Fd peer = udp_socket(peer_addr, false);
+  udp_socket(closed_addr, false).reset();  // a port nobody listens on now
+  ASSERT_FALSE(net::enable_error_queue(served.get(), AF_INET));
+  int ready = 0;
+  int refused = 0;
+  std::vector<Bytes> received;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    if (c.op == Op::ready) {
+      EXPECT_EQ(c.token.slot, 3u);
+      EXPECT_NE(c.res & POLLERR, 0) << c.res;
+      ++ready;
+      Bytes quoted(64);
+      int error = 0;
+      for (int n; (n = net::receive_queued_error(served.get(), quoted, error)) >= 0;) {
+        EXPECT_EQ(error, ECONNREFUSED);
+        ++refused;
+      }
+      return;
+    }
+    ASSERT_EQ(c.op, Op::recv_from);
+    if (c.res == -ECONNREFUSED) {
+      return;  // the socket's pending error, which the error queue reports too
+    }
+    ASSERT_GE(c.res, 0);
+    received.emplace_back(c.data.begin(), c.data.end());
+  };
+  backend->recv_from(served.get(), {3, 0});
+  for (int round = 1; round <= 2; ++round) {
+    backend->watch(served.get(), {3, 0}, POLLERR);
+    const Bytes probe = random_bytes(32, 7);
+    ASSERT_EQ(::sendto(served.get(), probe.data(), probe.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&closed_addr), sizeof(closed_addr)),
+              32);
+    ASSERT_TRUE(poll_until(*backend, h, [&] { return ready == round && refused == round; }))
+        << "round " << round << ": ready " << ready << ", refused " << refused;
+    const Bytes d = random_bytes(16, 100 + static_cast<std::uint64_t>(round));
+    ASSERT_EQ(::sendto(peer.get(), d.data(), d.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&served_addr), sizeof(served_addr)),
+              16);
+    ASSERT_TRUE(poll_until(*backend, h, [&] { return received.size() == static_cast<std::size_t>(round); }));
+    EXPECT_TRUE(received.back() == d);
+  }
+  EXPECT_EQ(ready, 2);
   backend->forget(served.get());
 }
 

@@ -43,6 +43,7 @@ class FakeBackend final : public io::Backend {
     reading = false;
   }
   void connect(int, io::Token) override {}
+  void watch(int, io::Token, short) override {}
   long try_send(int, std::span<const std::byte> data) noexcept override {
     return static_cast<long>(std::min<std::size_t>(data.size(), try_send_limit));
   }

@@ -205,6 +205,7 @@ class Exchanger final : private io::Handler {
         }
         break;
       case io::Op::accept:
+      case io::Op::ready:
         break;
     }
   }

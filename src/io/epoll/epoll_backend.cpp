@@ -77,10 +77,11 @@ void EpollBackend::apply_interest() {
     if (st.out.data() != nullptr || st.connecting) {
       want |= EPOLLOUT;
     }
+    want |= st.watch & EPOLLIN;  // errors and hang-ups need no interest of their own
     if (st.registered && want == st.events) {
       continue;
     }
-    if (want == 0) {
+    if (want == 0 && st.watch == 0) {
       // Nothing wanted: leave it registered with an empty mask, which still reports errors
       // and hang-ups; handle_read() deregisters a socket that reports them unwanted.
       // (If the kernel no longer knows the descriptor, nothing is left to silence.)
@@ -130,9 +131,13 @@ void EpollBackend::apply_interest() {
     if (st.connecting) {
       failed_.push_back({Op::connect, st.write_token, err});
     }
+    if (st.watch != 0) {
+      failed_.push_back({Op::ready, st.watch_token, err});
+    }
     st.read = ReadOp::none;
     st.out = {};
     st.connecting = false;
+    st.watch = 0;
   }
   dirty_.clear();
 }
@@ -178,6 +183,14 @@ void EpollBackend::connect(int fd, Token t) {
   FdState& st = state(fd);
   st.connecting = true;
   st.write_token = t;
+  mark_dirty(fd, st);
+}
+
+void EpollBackend::watch(int fd, Token t, short events) {
+  FdState& st = state(fd);
+  st.watch = static_cast<std::uint16_t>(events) & (EPOLLIN | EPOLLERR | EPOLLHUP);
+  st.watch |= EPOLLERR | EPOLLHUP;  // as poll(2) reports them, asked or not
+  st.watch_token = t;
   mark_dirty(fd, st);
 }
 
@@ -304,6 +317,18 @@ int EpollBackend::handle_write(Handler& handler, int fd, FdState& st) {
   return 1;
 }
 
+int EpollBackend::handle_watch(Handler& handler, int fd, std::uint32_t gen, std::uint32_t events) {
+  FdState& st = fds_[static_cast<std::size_t>(fd)];
+  const std::uint32_t got = events & st.watch;
+  if (st.gen != gen || got == 0) {
+    return 0;
+  }
+  st.watch = 0;
+  mark_dirty(fd, st);
+  handler.on_completion({Op::ready, st.watch_token, static_cast<std::int32_t>(got), {}, nullptr});
+  return 1;
+}
+
 int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
   apply_interest();
   int delivered = 0;
@@ -355,7 +380,8 @@ int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     }
     if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) {
       FdState& st = fds_[static_cast<std::size_t>(fd)];
-      const bool wanted = st.read != ReadOp::none || st.out.data() != nullptr || st.connecting;
+      const bool wanted = st.read != ReadOp::none || st.out.data() != nullptr ||
+                          st.connecting || st.watch != 0;
       if (!wanted) {
         // An error or hang-up nobody asked about: deregister, or it would be reported forever.
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -371,6 +397,7 @@ int EpollBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
         delivered += handle_write(handler, fd, st);
       }
     }
+    delivered += handle_watch(handler, fd, gen, ev);
   }
   if (n == static_cast<int>(events_.size()) && events_.size() < 4096) {
     events_.resize(events_.size() * 2);

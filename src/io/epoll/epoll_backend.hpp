@@ -28,6 +28,7 @@ class EpollBackend final : public Backend {
   void recv_from(int fd, Token t) override;
   void stop_read(int fd) override;
   void connect(int fd, Token t) override;
+  void watch(int fd, Token t, short events) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
   void send(int fd, Token t, std::span<const std::byte> data) override;
   long send_to(int fd, std::span<const std::byte> data,
@@ -50,8 +51,10 @@ class EpollBackend final : public Backend {
     bool dirty = false;           // on dirty_, waiting for its interest to be applied
     ReadOp read = ReadOp::none;
     bool connecting = false;
+    std::uint32_t watch = 0;  // the events a watch() waits for (0: none)
     Token read_token;
     Token write_token;
+    Token watch_token;
     std::span<const std::byte> out;  // the pending send, if out.data() != nullptr
   };
 
@@ -65,6 +68,7 @@ class EpollBackend final : public Backend {
   int deliver_failed(Handler& handler);
   int handle_read(Handler& handler, int fd, std::uint32_t gen);
   int handle_write(Handler& handler, int fd, FdState& st);
+  int handle_watch(Handler& handler, int fd, std::uint32_t gen, std::uint32_t events);
 
   bool have_pwait2_ = true;  // epoll_pwait2 (ns timeouts) works; else epoll_wait
   net::Fd epoll_;

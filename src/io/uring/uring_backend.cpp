@@ -170,6 +170,15 @@ void UringBackend::connect(int fd, Token t) {
   mark_dirty(slot_of(ch));
 }
 
+void UringBackend::watch(int fd, Token t, short events) {
+  Channel& ch = channel(fd);
+  assert(ch.watch != Watch::in_kernel);
+  ch.watch = Watch::queued;
+  ch.watch_events = events;
+  ch.watch_token = t;
+  mark_dirty(slot_of(ch));
+}
+
 long UringBackend::try_send(int /*fd*/, std::span<const std::byte> /*data*/) noexcept {
   return 0;  // sends are submitted with the turn's batch: the owner keeps the bytes for send()
 }
@@ -251,6 +260,9 @@ void UringBackend::forget(int fd) {
   }
   if (ch.write == Write::connect_in_kernel) {
     cancels_.push_back(pack(Kind::connect, gen, slot));
+  }
+  if (ch.watch == Watch::in_kernel) {
+    cancels_.push_back(pack(Kind::ready, gen, slot));
   }
   // From here on, completions of what was in the kernel are stale; the slot is free.
   channels_.release(slot);
@@ -336,6 +348,12 @@ void UringBackend::arm(std::uint32_t slot) {
     io_uring_prep_poll_add(sqe, ch.fd, POLLOUT);
     tag(sqe, pack(Kind::connect, channels_.gen(slot), slot));
     ch.write = Write::connect_in_kernel;
+  }
+  if (ch.watch == Watch::queued) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, ch.fd, static_cast<unsigned>(ch.watch_events));
+    tag(sqe, pack(Kind::ready, channels_.gen(slot), slot));
+    ch.watch = Watch::in_kernel;
   }
 }
 

@@ -69,6 +69,7 @@ class UringBackend final : public Backend {
   void recv_from(int fd, Token t) override;
   void stop_read(int fd) override;
   void connect(int fd, Token t) override;
+  void watch(int fd, Token t, short events) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
   void send(int fd, Token t, std::span<const std::byte> data) override;
   bool send_lent(int fd, Token t, const Completion& c, std::span<const std::byte> data) override;
@@ -89,7 +90,8 @@ class UringBackend final : public Backend {
     recv_large,
     recv_from,
     send,
-    connect
+    connect,
+    ready,  // a watch(): a one-shot POLL_ADD
   };
   enum class Read : std::uint8_t { none, accept, recv, recv_from };
   // A channel's one write-side request, from the ask to its completion. A connect completes
@@ -102,6 +104,7 @@ class UringBackend final : public Backend {
     connect_queued,     // connect() asked
     connect_in_kernel,  // the POLLOUT that ends the connect is submitted
   };
+  enum class Watch : std::uint8_t { none, queued, in_kernel };
   enum class Group : std::uint16_t { small = 0, datagram = 1, large = 2 };
 
   // A ring of receive buffers and how many of them are lent to sends.
@@ -120,6 +123,8 @@ class UringBackend final : public Backend {
     bool cancelling = false;   // a cancel for `armed` was submitted
     bool large = false;        // TCP receives use the large buffers (the connection streams)
     Write write = Write::none;
+    Watch watch = Watch::none;
+    short watch_events = 0;
     bool dirty = false;      // on dirty_, to be turned into SQEs at the next flush
     bool send_lent = false;  // the send writes from a lent receive buffer...
     Group lent_group = Group::small;
@@ -127,6 +132,7 @@ class UringBackend final : public Backend {
     std::uint32_t lent_done = 0;  // bytes of it already written by earlier, short sends
     Token read_token;
     Token write_token;
+    Token watch_token;
     std::span<const std::byte> out;
   };
 

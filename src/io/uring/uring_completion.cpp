@@ -67,6 +67,12 @@ void UringBackend::dispatch(Handler& handler, const io_uring_cqe& cqe) {
     on_send(handler, slot, cqe);
     return;
   }
+  if (kind == Kind::ready) {
+    Channel& ch = channels_[slot];
+    ch.watch = Watch::none;
+    handler.on_completion({Op::ready, ch.watch_token, cqe.res, {}, nullptr});
+    return;
+  }
   if (kind == Kind::connect) {
     Channel& ch = channels_[slot];
     ch.write = Write::none;
