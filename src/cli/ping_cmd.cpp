@@ -67,6 +67,7 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
   auto* lines = cmd->add_flag("--json-lines", args.json_lines,
                               "print one JSON object per probe, then the summary");
   json->excludes(lines);
+  add_backend_option(*cmd, args.backend);
   return cmd;
 }
 
@@ -110,6 +111,7 @@ int run_ping(const PingArgs& args) {
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;
+  o.backend = parse_backend_or_throw(args.backend);
 
   // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
   // prints the summary and returns the exit code by the usual rule.

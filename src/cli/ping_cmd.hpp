@@ -22,6 +22,7 @@ struct PingArgs {
   std::string expect = "echo";
   bool json = false;
   bool json_lines = false;
+  std::string backend = "auto";
 };
 
 CLI::App* register_ping(CLI::App& app, PingArgs& args);

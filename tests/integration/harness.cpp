@@ -304,6 +304,13 @@ void Process::close_stdin() {
   }
 }
 
+void Process::close_stdout() {
+  if (out_fd_ >= 0) {
+    ::close(out_fd_);
+    out_fd_ = -1;
+  }
+}
+
 std::string Process::stderr_text() const {
   std::ifstream in(err_path_);
   std::stringstream ss;

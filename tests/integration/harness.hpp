@@ -101,6 +101,9 @@ class Process {
   // Writes all of data to the child's stdin (Options::stdin_pipe); false on error or timeout.
   bool write_stdin(std::string_view data, std::chrono::milliseconds timeout = 10s);
   void close_stdin();
+  // Closes the read end of the child's stdout, as `| head` does when it has read enough: the
+  // child's next write fails with EPIPE.
+  void close_stdout();
   // Waits up to timeout for the child to exit, without reaping it; true when it has exited.
   // Doubles as a bounded pause between readiness probes that ends early if the child dies.
   bool exits_within(std::chrono::milliseconds timeout);

@@ -28,7 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-RunResult ping(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 30s) {
+RunResult run_ping(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{netecho_bin(), "ping"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, {}, timeout);
@@ -342,28 +342,42 @@ void expect_clean_run(const RunResult& r, const std::string& url, const std::str
 
 // ----------------------------------------------------------------- against netecho serve
 
-TEST(Ping, TcpAgainstNetechoServe) {
+// Every test runs once per backend the binary has: ping's loop runs on either.
+class Ping : public BackendTest {
+ protected:
+  // `netecho ping --backend NAME ARGS...`, under a timeout.
+  RunResult ping(const std::vector<std::string>& args,
+                 std::chrono::milliseconds timeout = 30s) const {
+    std::vector<std::string> argv{"--backend", backend()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_ping(argv, timeout);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, Ping, ::testing::ValuesIn(backend_names()), backend_test_name);
+
+TEST_P(Ping, TcpAgainstNetechoServe) {
   Server server({"--tcp", "127.0.0.1:0"});
   const auto port = server.port("tcp");
   const auto r = ping({"-c", "3", "-i", "0.05", tcp_url(port)});
   expect_clean_run(r, tcp_url(port), "127.0.0.1:" + std::to_string(port), 3);
 }
 
-TEST(Ping, PlainHostPortMeansTcp) {
+TEST_P(Ping, PlainHostPortMeansTcp) {
   Server server({"--tcp", "127.0.0.1:0"});
   const auto port = server.port("tcp");
   const auto r = ping({"-c", "2", "-i", "0.05", "127.0.0.1:" + std::to_string(port)});
   expect_clean_run(r, tcp_url(port), "127.0.0.1:" + std::to_string(port), 2);
 }
 
-TEST(Ping, UdpAgainstNetechoServe) {
+TEST_P(Ping, UdpAgainstNetechoServe) {
   Server server({"--udp", "127.0.0.1:0"});
   const auto port = server.port("udp");
   const auto r = ping({"-c", "3", "-i", "0.05", udp_url(port)});
   expect_clean_run(r, udp_url(port), "127.0.0.1:" + std::to_string(port), 3);
 }
 
-TEST(Ping, SizeSetsTheBytesPerProbe) {
+TEST_P(Ping, SizeSetsTheBytesPerProbe) {
   Server server({"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
   for (const auto& url : {tcp_url(server.port("tcp")), udp_url(server.port("udp"))}) {
     const auto r = ping({"-c", "2", "-i", "0.05", "-s", "1400", url});
@@ -373,7 +387,7 @@ TEST(Ping, SizeSetsTheBytesPerProbe) {
   }
 }
 
-TEST(Ping, UdpReverseServerWithExpectReverse) {
+TEST_P(Ping, UdpReverseServerWithExpectReverse) {
   Server server({"--udp-reverse", "127.0.0.1:0"});
   const auto port = server.port("udp", "reverse");
   const auto r = ping({"-c", "3", "-i", "0.05", "--expect", "reverse", udp_url(port)});
@@ -390,7 +404,7 @@ TEST(Ping, UdpReverseServerWithExpectReverse) {
   EXPECT_EQ(counts_of(bad.out).received, 0) << bad.out;
 }
 
-TEST(Ping, HostnamesResolveAndLinesShowTheAddressUsed) {
+TEST_P(Ping, HostnamesResolveAndLinesShowTheAddressUsed) {
   // A minimal root (debootstrap minbase) may have no /etc/hosts: then no name resolves here.
   addrinfo hints{};
   hints.ai_family = AF_INET;
@@ -412,7 +426,7 @@ TEST(Ping, HostnamesResolveAndLinesShowTheAddressUsed) {
 
 // ------------------------------------------------------------------------ against socat
 
-TEST(Ping, TcpAgainstSocat) {
+TEST_P(Ping, TcpAgainstSocat) {
   auto socat = start_socat("TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork");
   if (!socat) {
     GTEST_SKIP() << "socat is not installed (scripts/setup-debian.sh installs it)";
@@ -422,7 +436,7 @@ TEST(Ping, TcpAgainstSocat) {
   expect_clean_run(r, tcp_url(port), "127.0.0.1:" + std::to_string(port), 3);
 }
 
-TEST(Ping, UdpAgainstSocat) {
+TEST_P(Ping, UdpAgainstSocat) {
   auto socat = start_socat("UDP-LISTEN:0,bind=127.0.0.1");
   if (!socat) {
     GTEST_SKIP() << "socat is not installed (scripts/setup-debian.sh installs it)";
@@ -434,7 +448,7 @@ TEST(Ping, UdpAgainstSocat) {
 
 // ------------------------------------------------------------------------------- TCP modes
 
-TEST(Ping, ConnectModeReportsConnectAndEchoTimeApart) {
+TEST_P(Ping, ConnectModeReportsConnectAndEchoTimeApart) {
   Server server({"--tcp", "127.0.0.1:0"});
   const auto url = tcp_url(server.port("tcp"));
   const auto r = ping({"--connect", "-c", "3", "-i", "0.05", url});
@@ -455,7 +469,7 @@ TEST(Ping, ConnectModeReportsConnectAndEchoTimeApart) {
   EXPECT_TRUE(doc["connect_ms"].is_object());
 }
 
-TEST(Ping, ResetConnectionIsReopenedAndCounted) {
+TEST_P(Ping, ResetConnectionIsReopenedAndCounted) {
   ImpairedTcp peer(ImpairedTcp::Mode::reset_after_first_frame);
   const auto r = ping({"-c", "4", "-i", "0.05", "--json-lines", tcp_url(peer.port())});
   const auto lines = lines_of(r.out);
@@ -470,7 +484,7 @@ TEST(Ping, ResetConnectionIsReopenedAndCounted) {
   EXPECT_EQ(peer.connections(), 2);
 }
 
-TEST(Ping, CorruptTcpEchoIsDetected) {
+TEST_P(Ping, CorruptTcpEchoIsDetected) {
   ImpairedTcp peer(ImpairedTcp::Mode::corrupt_first_frame);
   const auto r = ping({"-c", "3", "-i", "0.05", tcp_url(peer.port())});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -486,7 +500,7 @@ TEST(Ping, CorruptTcpEchoIsDetected) {
   EXPECT_NE(c.extras.find("1 reconnects"), std::string::npos) << r.out;
 }
 
-TEST(Ping, ServerThatStopsReadingIsCutNotBuffered) {
+TEST_P(Ping, ServerThatStopsReadingIsCutNotBuffered) {
   // A listening socket that never accepts: the kernel takes a few hundred KiB, then the
   // connection stops moving. ping must give up on it instead of queueing every probe.
   std::uint16_t port = 0;
@@ -506,7 +520,7 @@ TEST(Ping, ServerThatStopsReadingIsCutNotBuffered) {
 
 // ----------------------------------------------------------------------- impaired UDP peers
 
-TEST(Ping, UdpLossIsReported) {
+TEST_P(Ping, UdpLossIsReported) {
   ImpairedUdp peer(ImpairedUdp::Mode::drop_every_third);
   const auto r = ping({"-c", "9", "-i", "0.05", "-W", "300ms", udp_url(peer.port())});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -522,7 +536,7 @@ TEST(Ping, UdpLossIsReported) {
   }
 }
 
-TEST(Ping, UdpDuplicatesAreReported) {
+TEST_P(Ping, UdpDuplicatesAreReported) {
   ImpairedUdp peer(ImpairedUdp::Mode::duplicate);
   const auto r = ping({"-c", "3", "-i", "0.05", udp_url(peer.port())});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -543,7 +557,7 @@ TEST(Ping, UdpDuplicatesAreReported) {
       << r.out;
 }
 
-TEST(Ping, UdpReorderingIsReported) {
+TEST_P(Ping, UdpReorderingIsReported) {
   ImpairedUdp peer(ImpairedUdp::Mode::swap_pairs);
   const auto r = ping({"-c", "4", "-i", "0.05", udp_url(peer.port())});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -558,7 +572,7 @@ TEST(Ping, UdpReorderingIsReported) {
   EXPECT_NE(c.extras.find("2 out of order"), std::string::npos) << r.out;
 }
 
-TEST(Ping, UdpLateRepliesAreReported) {
+TEST_P(Ping, UdpLateRepliesAreReported) {
   ImpairedUdp peer(ImpairedUdp::Mode::hold_first_until_third);
   const auto r = ping({"-c", "3", "-i", "0.1", "-W", "150ms", udp_url(peer.port())});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -577,7 +591,7 @@ TEST(Ping, UdpLateRepliesAreReported) {
 
 // ------------------------------------------------------------ timing, deadline and signals
 
-TEST(Ping, NothingAnswersExitsOneAfterTheTimeouts) {
+TEST_P(Ping, NothingAnswersExitsOneAfterTheTimeouts) {
   std::uint16_t port = 0;
   const int silent = bound_socket(SOCK_DGRAM, port);  // bound, never read
   const auto t0 = Clock::now();
@@ -599,7 +613,7 @@ TEST(Ping, NothingAnswersExitsOneAfterTheTimeouts) {
   EXPECT_LT(took, 5s);
 }
 
-TEST(Ping, DeadlineEndsTheRunOnTime) {
+TEST_P(Ping, DeadlineEndsTheRunOnTime) {
   std::uint16_t port = 0;
   const int silent = bound_socket(SOCK_DGRAM, port);
   const auto t0 = Clock::now();
@@ -614,7 +628,7 @@ TEST(Ping, DeadlineEndsTheRunOnTime) {
   EXPECT_LE(c.transmitted, 7) << r.out;
 }
 
-TEST(Ping, DeadlineWithoutCountKeepsProbingAnAnsweringServer) {
+TEST_P(Ping, DeadlineWithoutCountKeepsProbingAnAnsweringServer) {
   Server server({"--udp", "127.0.0.1:0"});
   const auto r = ping({"-w", "0.3", "-i", "0.05", udp_url(server.port("udp"))});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -624,7 +638,7 @@ TEST(Ping, DeadlineWithoutCountKeepsProbingAnAnsweringServer) {
   EXPECT_EQ(c.received, c.transmitted) << r.out;
 }
 
-TEST(Ping, CountWithDeadlineEndsOnceCountRepliesCame) {
+TEST_P(Ping, CountWithDeadlineEndsOnceCountRepliesCame) {
   Server server({"--tcp", "127.0.0.1:0"});
   const auto t0 = Clock::now();
   const auto r = ping({"-c", "3", "-w", "10", "-i", "0.05", tcp_url(server.port("tcp"))});
@@ -640,7 +654,7 @@ TEST(Ping, CountWithDeadlineEndsOnceCountRepliesCame) {
   EXPECT_EQ(miss.exit_code, 1) << miss.out << miss.err;
 }
 
-TEST(Ping, ProbesFollowTheScheduleWithoutDrift) {
+TEST_P(Ping, ProbesFollowTheScheduleWithoutDrift) {
   Server server({"--udp", "127.0.0.1:0"});
   const auto r = ping({"-c", "6", "-i", "0.1", "--json-lines", udp_url(server.port("udp"))});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -661,10 +675,10 @@ TEST(Ping, ProbesFollowTheScheduleWithoutDrift) {
   EXPECT_EQ(replies, 6);
 }
 
-TEST(Ping, SigintPrintsTheSummaryAndExitsZero) {
+TEST_P(Ping, SigintPrintsTheSummaryAndExitsZero) {
   Server server({"--tcp", "127.0.0.1:0"});
   const auto url = tcp_url(server.port("tcp"));
-  auto p = Process::spawn({netecho_bin(), "ping", "-i", "0.05", url});
+  auto p = Process::spawn({netecho_bin(), "ping", "--backend", backend(), "-i", "0.05", url});
   std::string out;
   bool replied = false;
   for (int i = 0; i < 20 && !replied; ++i) {
@@ -687,9 +701,36 @@ TEST(Ping, SigintPrintsTheSummaryAndExitsZero) {
   EXPECT_EQ(count_matching(out, "^rtt p50/p90/p99 = "), 1u) << out;
 }
 
+// `netecho ping -i 0.1 HOST:P | head -2` (and `--json-lines | head -1`): once the reader has
+// gone, the next write fails with EPIPE (SIGPIPE is ignored) and ping ends at once, silently,
+// with exit 1, instead of probing on until a signal.
+TEST_P(Ping, ClosedOutputEndsTheRunAtOnce) {
+  Server server({"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"});
+  struct Case {
+    std::vector<std::string> args;
+    int lines;  // what head reads before it leaves
+  };
+  const Case cases[] = {
+      {{"-i", "0.1", tcp_url(server.port("tcp"))}, 2},
+      {{"-i", "0.1", "--json-lines", udp_url(server.port("udp"))}, 1},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv{netecho_bin(), "ping", "--backend", backend()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto p = Process::spawn(argv);
+    for (int i = 0; i < c.lines; ++i) {
+      ASSERT_TRUE(p.read_line(scaled(10s))) << "no output; stderr: " << p.stderr_text();
+    }
+    p.close_stdout();
+    // The next line is due within 0.1 s; a run that goes on is killed by wait() and reads -1.
+    EXPECT_EQ(p.wait(scaled(3s)), 1) << c.args.back() << ": " << p.stderr_text();
+    EXPECT_EQ(p.stderr_text(), "") << c.args.back();
+  }
+}
+
 // ------------------------------------------------------------------------ errors and usage
 
-TEST(Ping, UsageErrorsExitTwo) {
+TEST_P(Ping, UsageErrorsExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {"--bogus", "127.0.0.1:7"},
       {"-c", "0", "127.0.0.1:7"},
@@ -717,7 +758,7 @@ TEST(Ping, UsageErrorsExitTwo) {
   }
 }
 
-TEST(Ping, UnresolvableHostExitsTwo) {
+TEST_P(Ping, UnresolvableHostExitsTwo) {
   const auto r = ping({"-c", "1", "tcp://no-such-host.invalid:7"});
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("no-such-host.invalid"), std::string::npos) << r.err;
@@ -726,7 +767,7 @@ TEST(Ping, UnresolvableHostExitsTwo) {
   EXPECT_EQ(v6.exit_code, 2) << v6.out << v6.err;
 }
 
-TEST(Ping, RefusedTcpPortIsAnErrorPerProbe) {
+TEST_P(Ping, RefusedTcpPortIsAnErrorPerProbe) {
   std::uint16_t port = 0;
   const int closed = bound_socket(SOCK_STREAM, port);  // bound, not listening: refuses
   const auto r = ping({"-c", "2", "-i", "0.05", tcp_url(port)});
@@ -740,7 +781,7 @@ TEST(Ping, RefusedTcpPortIsAnErrorPerProbe) {
   EXPECT_NE(c.extras.find("+2 errors"), std::string::npos) << r.out;
 }
 
-TEST(Ping, ClosedUdpPortIsAnErrorPerProbe) {
+TEST_P(Ping, ClosedUdpPortIsAnErrorPerProbe) {
   std::uint16_t port = 0;
   ::close(bound_socket(SOCK_DGRAM, port));  // a port that was free a moment ago: nobody listens
   const auto r = ping({"-c", "2", "-i", "0.05", "-W", "2s", udp_url(port)});
@@ -759,7 +800,7 @@ TEST(Ping, ClosedUdpPortIsAnErrorPerProbe) {
 
 // ----------------------------------------------------------------------------- IPv6, JSON
 
-TEST(Ping, Ipv6Loopback) {
+TEST_P(Ping, Ipv6Loopback) {
   if (!have_ipv6_loopback()) {
     GTEST_SKIP() << "::1 is not available on this host (cannot bind a socket to it)";
   }
@@ -772,7 +813,7 @@ TEST(Ping, Ipv6Loopback) {
   }
 }
 
-TEST(Ping, JsonIsOneDocumentWithTheDocumentedFields) {
+TEST_P(Ping, JsonIsOneDocumentWithTheDocumentedFields) {
   Server server({"--udp", "127.0.0.1:0"});
   const auto url = udp_url(server.port("udp"));
   const auto r = ping({"-c", "3", "-i", "0.05", "--json", url});
@@ -802,7 +843,7 @@ TEST(Ping, JsonIsOneDocumentWithTheDocumentedFields) {
   EXPECT_TRUE(j["connect_ms"].is_null());
 }
 
-TEST(Ping, JsonLinesStreamsOneObjectPerProbeThenTheSummary) {
+TEST_P(Ping, JsonLinesStreamsOneObjectPerProbeThenTheSummary) {
   std::uint16_t port = 0;
   const int silent = bound_socket(SOCK_DGRAM, port);
   const auto r = ping({"-c", "2", "-i", "0.05", "-W", "100ms", "--json-lines", udp_url(port)});

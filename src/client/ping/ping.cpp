@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 #include <poll.h>
-#include <time.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <random>
 #include <vector>
 
-#include "base/duration.hpp"
 #include "client/ping/session.hpp"
 #include "net/error.hpp"
 #include "net/address.hpp"
@@ -17,7 +17,13 @@
 namespace netecho::client {
 namespace ping_detail {
 Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, std::FILE* err)
-    : o_(o), peer_(peer), out_(out), err_(err), tracker_(o.timeout), frame_(o.size) {
+    : o_(o),
+      peer_(peer),
+      out_(out),
+      err_(err),
+      tracker_(o.timeout),
+      frame_(o.size),
+      loop_(io::make_backend(io::choose_backend(o.backend).kind)) {
   std::random_device rd;
   session_ = rd();
   info_.target = net::to_string(o.target);
@@ -44,147 +50,141 @@ int Pinger::run() {
     // ICMP errors then come with the datagram that caused them, so each names its probe. Without
     // it they still arrive, on receive, naming none.
     errqueue_ = !net::enable_error_queue(udp_.get(), peer_.family());
+    loop_.backend().recv_from(udp_.get(), {kUdpSlot, 0});
+    if (errqueue_) {
+      loop_.backend().watch(udp_.get(), {kUdpSlot, 0}, POLLERR);
+    }
+  }
+  if (o_.stop_fd >= 0) {
+    loop_.backend().watch(o_.stop_fd, {kStopSlot, 0}, POLLIN);
   }
   if (o_.output == PingOutput::text) {
-    fmt::print(out_, "{}\n", header_line(info_));
-    std::fflush(out_);
+    write_out(fmt::format("{}\n", header_line(info_)));
   }
   start_ = Clock::now();
-  const auto run_end = o_.deadline ? start_ + *o_.deadline : Clock::time_point::max();
-  for (;;) {
-    const auto now = Clock::now();
-    if (now >= run_end) {
-      break;
-    }
-    while (more_to_send() && now >= due(sent_)) {
-      start_probe(now);
-    }
-    while (const auto seq = tracker_.pop_expired(now)) {
-      on_timeout(*seq);
-    }
-    expire_connects(now);
-    std::erase_if(conns_, [](const auto& c) { return c->dead; });
-    if (finished()) {
-      break;
-    }
-    if (!wait(now)) {
-      break;
-    }
+  if (o_.deadline) {
+    loop_.add_timer(start_ + *o_.deadline, [this] { done_ = true; });
   }
-  const auto elapsed = Clock::now() - start_;
-  switch (o_.output) {
-    case PingOutput::text:
-      fmt::print(out_, "\n{}", summary_text(info_, stats_, elapsed));
-      break;
-    case PingOutput::json:
-      fmt::print(out_, "{}\n", summary_json(info_, stats_, elapsed, interrupted_, false, 2));
-      break;
-    case PingOutput::json_lines:
-      fmt::print(out_, "{}\n", summary_json(info_, stats_, elapsed, interrupted_, true, -1));
-      break;
+  schedule_probe();
+  while (!done_ && !finished()) {
+    loop_.run_once(*this);
+    close_dead();
   }
-  std::fflush(out_);
+  close_all();
+  if (output_error_ != 0) {
+    if (output_error_ != EPIPE) {
+      fmt::print(err_, "netecho ping: cannot write the output: {}\n", error_text(output_error_));
+    }
+    return net::kExitFailure;
+  }
+  print_summary();
   if (o_.count && o_.deadline) {
     return stats_.received >= *o_.count ? 0 : net::kExitFailure;
   }
   return stats_.received > 0 ? 0 : net::kExitFailure;
 }
 
-std::optional<Clock::time_point> Pinger::next_wake() const {
-  std::optional<Clock::time_point> wake;
-  const auto consider = [&wake](Clock::time_point t) {
-    if (!wake || t < *wake) {
-      wake = t;
-    }
-  };
-  if (more_to_send()) {
-    consider(due(sent_));
+void Pinger::print_summary() {
+  const auto elapsed = Clock::now() - start_;
+  switch (o_.output) {
+    case PingOutput::text:
+      write_out(fmt::format("\n{}", summary_text(info_, stats_, elapsed)));
+      break;
+    case PingOutput::json:
+      write_out(fmt::format("{}\n", summary_json(info_, stats_, elapsed, interrupted_, false, 2)));
+      break;
+    case PingOutput::json_lines:
+      write_out(fmt::format("{}\n", summary_json(info_, stats_, elapsed, interrupted_, true, -1)));
+      break;
   }
-  if (const auto t = tracker_.next_deadline()) {
-    consider(*t);
-  }
-  for (const auto& c : conns_) {
-    if (!c->connected) {
-      consider(c->connect_started + o_.timeout);
-    }
-  }
-  if (o_.deadline) {
-    consider(start_ + *o_.deadline);
-  }
-  return wake;
 }
 
-// Waits for the sockets, the stop descriptor or the next timer, and serves what is ready.
-bool Pinger::wait(Clock::time_point now) {
-  std::vector<pollfd> fds;
-  fds.reserve(2 + conns_.size());
-  if (o_.stop_fd >= 0) {
-    fds.push_back({o_.stop_fd, POLLIN, 0});
+// Probe k goes out at due(k): one timer for the next probe, set again as each goes out. A turn
+// that comes late starts every probe due by then, so the schedule never drifts.
+void Pinger::schedule_probe() {
+  if (more_to_send()) {
+    loop_.add_timer(due(sent_), [this] { on_probe_due(); });
   }
-  const std::size_t first_socket = fds.size();
-  if (udp_) {
-    fds.push_back({udp_.get(), POLLIN, 0});
+}
+
+void Pinger::on_probe_due() {
+  const auto now = Clock::now();
+  if (done_ || (o_.deadline && now >= start_ + *o_.deadline)) {
+    return;  // the run ends this turn: no probe after the deadline
   }
-  for (const auto& c : conns_) {
-    short events = POLLIN;
-    if (!c->connected || c->out_done < c->out.size()) {
-      events = static_cast<short>(c->connected ? POLLIN | POLLOUT : POLLOUT);
-    }
-    fds.push_back({c->fd.get(), events, 0});
+  while (more_to_send() && now >= due(sent_)) {
+    start_probe(now);
   }
-  timespec ts{};
-  timespec* tsp = nullptr;
-  if (const auto wake = next_wake()) {
-    ts = base::to_timespec(*wake - now);
-    tsp = &ts;
+  schedule_probe();
+}
+
+void Pinger::expire_probes() {
+  if (done_) {
+    return;
   }
-  const int rc = ::ppoll(fds.data(), fds.size(), tsp, nullptr);
-  if (rc < 0) {
-    return true;  // EINTR (or a transient failure): the next turn recomputes everything
+  while (const auto seq = tracker_.pop_expired(Clock::now())) {
+    on_timeout(*seq);
   }
-  if (o_.stop_fd >= 0 && fds[0].revents != 0) {
-    interrupted_ = true;
-    return false;
+}
+
+void Pinger::on_completion(const io::Completion& c) {
+  if (done_) {
+    return;  // stopped in this turn: what follows is not reported
   }
-  const auto ready = Clock::now();
-  std::size_t i = first_socket;
-  if (udp_) {
-    const short rev = fds[i++].revents;
-    if ((rev & POLLERR) != 0 && errqueue_) {
-      udp_errors();
-    }
-    if (rev != 0) {
-      udp_receive();
-    }
-  }
-  // conns_ does not change size while the events are served (dead ones go next turn).
-  for (std::size_t k = 0; k < conns_.size(); ++k, ++i) {
-    Conn& c = *conns_[k];
-    const short rev = fds[i].revents;
-    if (rev == 0 || c.dead) {
-      continue;
-    }
-    if (!c.connected) {
-      if (const auto ec = net::finish_connect(c.fd.get())) {
-        lose(c, fmt::format("connect failed: {}", ec.message()));
-        continue;
+  switch (c.token.slot) {
+    case kStopSlot:
+      interrupted_ = true;
+      done_ = true;
+      return;
+    case kUdpSlot:
+      if (c.op == io::Op::ready) {
+        udp_errors();
+        loop_.backend().watch(udp_.get(), {kUdpSlot, 0}, POLLERR);
+      } else {
+        udp_receive(c);
       }
-      on_connected(c, ready);
-      continue;
-    }
-    if ((rev & POLLOUT) != 0) {
-      flush(c);
-    }
-    if ((rev & (POLLIN | POLLERR | POLLHUP)) != 0 && !c.dead) {
-      tcp_receive(c);
+      return;
+    default:
+      if (Conn* conn = find_conn(c.token.gen); conn != nullptr && !conn->dead) {
+        on_conn(*conn, c);
+      }
+      return;
+  }
+}
+
+// Connections lost in this turn are closed at its end, once nothing refers to them.
+void Pinger::close_dead() {
+  for (const auto& c : conns_) {
+    if (c->dead && c->fd) {
+      loop_.backend().forget(c->fd.get());
     }
   }
-  return true;
+  std::erase_if(conns_, [](const auto& c) { return c->dead; });
+}
+
+// The end of the run: every descriptor forgotten before it is closed, and the backend let go
+// of them all, so nothing is left in flight.
+void Pinger::close_all() {
+  for (const auto& c : conns_) {
+    if (c->fd) {
+      loop_.backend().forget(c->fd.get());
+    }
+  }
+  conns_.clear();
+  if (udp_) {
+    loop_.backend().forget(udp_.get());
+    udp_.reset();
+  }
+  if (o_.stop_fd >= 0) {
+    loop_.backend().forget(o_.stop_fd);
+  }
+  loop_.backend().quiesce();
 }
 
 void Pinger::start_probe(Clock::time_point now) {
   const std::uint64_t seq = ++sent_;
   ++stats_.transmitted;
+  loop_.add_timer(now + o_.timeout, [this] { expire_probes(); });
   if (udp_) {
     udp_send(seq, now);
   } else {
@@ -279,18 +279,27 @@ void Pinger::emit(ProbeEvent e) {
   e.at = Clock::now() - start_;
   switch (o_.output) {
     case PingOutput::text:
-      if (o_.quiet) {
-        return;
+      if (!o_.quiet) {
+        write_out(fmt::format("{}\n", event_line(e, info_)));
       }
-      fmt::print(out_, "{}\n", event_line(e, info_));
       break;
     case PingOutput::json_lines:
-      fmt::print(out_, "{}\n", event_json(e));
+      write_out(fmt::format("{}\n", event_json(e)));
       break;
     case PingOutput::json:
-      return;
+      break;
   }
-  std::fflush(out_);
+}
+
+void Pinger::write_out(const std::string& text) {
+  if (output_error_ != 0) {
+    return;
+  }
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0) {
+    output_error_ = errno != 0 ? errno : EIO;
+    done_ = true;
+  }
 }
 
 }  // namespace ping_detail

@@ -3,10 +3,8 @@
 // corrupted or stalled connection fails its probes and is reopened by the next probe.
 
 #include <fmt/format.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "client/ping/session.hpp"
 #include "net/socket.hpp"
@@ -34,6 +32,7 @@ void Pinger::tcp_probe(std::uint64_t seq, Clock::time_point now) {
   }
   if (conn == nullptr) {
     auto c = std::make_unique<Conn>();
+    c->id = ++next_conn_id_;
     c->connect_started = now;
     if (o_.connect_per_probe) {
       c->only_seq = seq;
@@ -45,6 +44,8 @@ void Pinger::tcp_probe(std::uint64_t seq, Clock::time_point now) {
       return;
     }
     c->fd = std::move(sock).value();
+    loop_.backend().connect(c->fd.get(), {kConnSlot, c->id});
+    loop_.add_timer(now + o_.timeout, [this, id = c->id] { expire_connect(id); });
     conns_.push_back(std::move(c));
     conn = conns_.back().get();
   }
@@ -53,6 +54,49 @@ void Pinger::tcp_probe(std::uint64_t seq, Clock::time_point now) {
     flush(*conn);
   } else {
     conn->waiting.push_back(seq);
+  }
+}
+
+Conn* Pinger::find_conn(std::uint32_t id) {
+  for (const auto& c : conns_) {
+    if (c->id == id) {
+      return c.get();
+    }
+  }
+  return nullptr;
+}
+
+void Pinger::on_conn(Conn& c, const io::Completion& comp) {
+  switch (comp.op) {
+    case io::Op::connect:
+      if (comp.res < 0) {
+        lose(c, fmt::format("connect failed: {}", error_text(-comp.res)));
+      } else {
+        on_connected(c, Clock::now());
+      }
+      return;
+    case io::Op::send:
+      c.sending = false;
+      if (comp.res < 0) {
+        lose(c, fmt::format("send failed: {}", error_text(-comp.res)));
+        return;
+      }
+      c.out_done += static_cast<std::size_t>(comp.res);
+      flush(c);
+      return;
+    case io::Op::recv:
+      if (comp.res < 0) {
+        lose(c, fmt::format("connection lost: {}", error_text(-comp.res)));
+      } else if (comp.res == 0) {
+        lose(c, "connection closed by the server");
+      } else {
+        tcp_receive(c, comp.data);
+      }
+      return;
+    case io::Op::accept:
+    case io::Op::recv_from:
+    case io::Op::ready:
+      return;  // never asked for on a connection
   }
 }
 
@@ -67,6 +111,7 @@ void Pinger::on_connected(Conn& c, Clock::time_point now) {
   }
   had_connection_ = true;
   (void)net::set_no_delay(c.fd.get());  // a failure only costs latency
+  loop_.backend().recv(c.fd.get(), {kConnSlot, c.id});
   for (const auto seq : c.waiting) {
     // Probes that timed out while the connection was being made are not sent late.
     if (tracker_.is_pending(seq)) {
@@ -80,62 +125,52 @@ void Pinger::on_connected(Conn& c, Clock::time_point now) {
 void Pinger::write_frame(Conn& c, std::uint64_t seq, Clock::time_point now) {
   const std::uint64_t send_ns = to_ns(now);
   encode_probe({session_, seq, send_ns}, frame_);
-  if (c.out_done == c.out.size()) {
-    c.out.clear();
-    c.out_done = 0;
-  }
-  c.out.insert(c.out.end(), frame_.begin(), frame_.end());
+  c.next.insert(c.next.end(), frame_.begin(), frame_.end());
   c.written.push_back({seq, now, send_ns});
 }
 
+// Hands the frames written so far to the socket: what it takes now (try_send), and the rest to
+// one send() at a time. A server that stops reading makes them pile up here: past a limit, the
+// connection is taken as stalled and dropped rather than buffered without end.
 void Pinger::flush(Conn& c) {
-  while (c.out_done < c.out.size()) {
-    const ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_done, c.out.size() - c.out_done,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) {
-      continue;
+  if (!c.sending) {
+    if (c.out_done == c.out.size()) {
+      c.out.swap(c.next);
+      c.next.clear();
+      c.out_done = 0;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      break;
+    const std::span<const std::byte> rest = std::span(c.out).subspan(c.out_done);
+    if (!rest.empty()) {
+      const long n = loop_.backend().try_send(c.fd.get(), rest);
+      if (n < 0) {
+        lose(c, fmt::format("send failed: {}", error_text(static_cast<int>(-n))));
+        return;
+      }
+      c.out_done += static_cast<std::size_t>(n);
+      if (c.out_done < c.out.size()) {
+        c.sending = true;
+        loop_.backend().send(c.fd.get(), {kConnSlot, c.id}, std::span(c.out).subspan(c.out_done));
+      } else if (!c.next.empty()) {
+        flush(c);  // all taken at once: the frames that waited go next
+        return;
+      }
     }
-    if (n < 0) {
-      lose(c, fmt::format("send failed: {}", error_text(errno)));
-      return;
-    }
-    c.out_done += static_cast<std::size_t>(n);
   }
-  if (c.out.size() - c.out_done > std::max(kMaxUnsent, 4 * o_.size)) {
-    lose(c, fmt::format("connection stalled: the server has not read {} bytes",
-                        c.out.size() - c.out_done));
+  const std::size_t unsent = c.out.size() - c.out_done + c.next.size();
+  if (unsent > std::max(kMaxUnsent, 4 * o_.size)) {
+    lose(c, fmt::format("connection stalled: the server has not read {} bytes", unsent));
   }
 }
 
-void Pinger::tcp_receive(Conn& c) {
-  for (int i = 0; i < kReadsPerTurn && !c.dead; ++i) {
-    const ssize_t n = ::recv(c.fd.get(), rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      return;
-    }
-    if (n < 0) {
-      lose(c, fmt::format("connection lost: {}", error_text(errno)));
-      return;
-    }
-    if (n == 0) {
-      lose(c, "connection closed by the server");
-      return;
-    }
-    const auto now = Clock::now();
-    c.in.insert(c.in.end(), rbuf_.begin(), rbuf_.begin() + n);
-    std::size_t used = 0;
-    while (c.in.size() - used >= o_.size && !c.dead) {
-      tcp_frame(c, std::span(c.in).subspan(used, o_.size), now);
-      used += o_.size;
-    }
-    c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(used));
+void Pinger::tcp_receive(Conn& c, std::span<const std::byte> data) {
+  const auto now = Clock::now();
+  c.in.insert(c.in.end(), data.begin(), data.end());
+  std::size_t used = 0;
+  while (c.in.size() - used >= o_.size && !c.dead) {
+    tcp_frame(c, std::span(c.in).subspan(used, o_.size), now);
+    used += o_.size;
   }
+  c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(used));
 }
 
 void Pinger::tcp_frame(Conn& c, std::span<const std::byte> frame, Clock::time_point now) {
@@ -194,13 +229,13 @@ void Pinger::lose(Conn& c, const std::string& why) {
   }
 }
 
-void Pinger::expire_connects(Clock::time_point now) {
-  for (auto& c : conns_) {
-    if (!c->dead && !c->connected && now >= c->connect_started + o_.timeout) {
-      lose(*c, fmt::format("connect timed out after {:g} ms",
-                           static_cast<double>(o_.timeout.count()) / 1e6));
-    }
+void Pinger::expire_connect(std::uint32_t id) {
+  Conn* c = find_conn(id);
+  if (done_ || c == nullptr || c->dead || c->connected) {
+    return;
   }
+  lose(*c, fmt::format("connect timed out after {:g} ms",
+                       static_cast<double>(o_.timeout.count()) / 1e6));
 }
 
 }  // namespace netecho::client::ping_detail

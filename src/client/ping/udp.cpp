@@ -30,11 +30,12 @@ void Pinger::udp_send(std::uint64_t seq, Clock::time_point now) {
   tracker_.on_sent(seq, now);
   net::Datagram to;
   to.peer = peer_;
-  long n = net::send_datagram(udp_.get(), frame_, to);
+  io::Backend& backend = loop_.backend();
+  long n = backend.send_to(udp_.get(), frame_, to);
   if (n < 0 && is_icmp_error(static_cast<int>(-n))) {
     // The pending error of an earlier datagram failed this send and is now cleared (the error
     // queue still reports it with its own probe): this datagram has not been sent yet.
-    n = net::send_datagram(udp_.get(), frame_, to);
+    n = backend.send_to(udp_.get(), frame_, to);
   }
   if (n < 0) {
     tracker_.fail(seq);
@@ -72,28 +73,28 @@ void Pinger::udp_errors() {
   }
 }
 
-void Pinger::udp_receive() {
-  for (int i = 0; i < kReadsPerTurn; ++i) {
-    net::Datagram d;
-    const int n = net::receive_datagram(udp_.get(), rbuf_, d);
-    if (n == -EAGAIN || n == -EWOULDBLOCK) {
-      return;
-    }
-    if (n < 0 && errqueue_ && is_icmp_error(-n)) {
-      return;  // the same error waits in the error queue, with its datagram: reported there
-    }
-    if (n < 0) {
-      // Without the error queue, ICMP errors for earlier datagrams surface here, naming no probe.
-      ++stats_.errors;
-      ProbeEvent e;
-      e.type = ProbeEventType::error;
-      e.message =
-          is_icmp_error(-n) ? icmp_text(-n) : fmt::format("receive failed: {}", error_text(-n));
-      emit(std::move(e));
-      continue;
-    }
-    udp_datagram(std::span(rbuf_.data(), d.size), d.truncated, Clock::now());
+void Pinger::udp_receive(const io::Completion& c) {
+  if (c.res == -EAGAIN) {
+    return;
   }
+  if (c.res < 0 && errqueue_ && is_icmp_error(-c.res)) {
+    return;  // the same error waits in the error queue, with its datagram: reported there
+  }
+  if (c.res < 0) {
+    // Without the error queue, ICMP errors for earlier datagrams surface here, naming no probe.
+    ++stats_.errors;
+    ProbeEvent e;
+    e.type = ProbeEventType::error;
+    e.message = is_icmp_error(-c.res) ? icmp_text(-c.res)
+                                      : fmt::format("receive failed: {}", error_text(-c.res));
+    emit(std::move(e));
+    return;
+  }
+  // The backend's buffer is read-only and lent for this call: udp_datagram() works on a copy.
+  const std::size_t n = std::min(c.data.size(), rbuf_.size());
+  std::copy_n(c.data.begin(), n, rbuf_.begin());
+  udp_datagram(std::span(rbuf_.data(), n), c.datagram != nullptr && c.datagram->truncated,
+               Clock::now());
 }
 
 void Pinger::udp_datagram(std::span<std::byte> data, bool truncated, Clock::time_point now) {
