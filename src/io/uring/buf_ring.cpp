@@ -22,13 +22,12 @@ void* map_anonymous(std::size_t bytes) {
 
 }  // namespace
 
-net::Result<BufRing> BufRing::create(io_uring& ring, std::uint16_t group, std::uint32_t count,
+net::Result<BufRing> BufRing::create(const Ring& ring, std::uint16_t group, std::uint32_t count,
                                      std::uint32_t size) {
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || size == 0) {
     return net::errno_code(EINVAL);
   }
   BufRing r;
-  r.ring_ = &ring;
   r.group_ = group;
   r.count_ = count;
   r.size_ = size;
@@ -51,10 +50,10 @@ net::Result<BufRing> BufRing::create(io_uring& ring, std::uint16_t group, std::u
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
   reg.ring_entries = count;
   reg.bgid = group;
-  if (const int rc = io_uring_register_buf_ring(&ring, &reg, 0); rc < 0) {
-    r.ring_ = nullptr;  // not registered: nothing to unregister
-    return net::errno_code(-rc);
+  if (const int rc = io_uring_register_buf_ring(ring.get(), &reg, 0); rc < 0) {
+    return net::errno_code(-rc);  // not registered: r has no handle, nothing to unregister
   }
+  r.ring_ = ring.handle();
   io_uring_buf_ring_init(r.br_);
   r.publish(std::min(count, kFirstPublished));
   r.commit();
@@ -66,7 +65,7 @@ BufRing::BufRing(BufRing&& other) noexcept { *this = std::move(other); }
 BufRing& BufRing::operator=(BufRing&& other) noexcept {
   if (this != &other) {
     release();
-    ring_ = std::exchange(other.ring_, nullptr);
+    ring_ = std::exchange(other.ring_, {});
     br_ = std::exchange(other.br_, nullptr);
     ring_bytes_ = std::exchange(other.ring_bytes_, 0);
     buffers_ = std::exchange(other.buffers_, nullptr);
@@ -86,8 +85,8 @@ BufRing& BufRing::operator=(BufRing&& other) noexcept {
 BufRing::~BufRing() { release(); }
 
 void BufRing::release() noexcept {
-  if (ring_ != nullptr && br_ != nullptr) {
-    io_uring_unregister_buf_ring(ring_, group_);
+  if (const auto ring = ring_.lock(); ring && br_ != nullptr) {
+    io_uring_unregister_buf_ring(ring.get(), group_);
   }
   if (br_ != nullptr) {
     ::munmap(br_, ring_bytes_);
@@ -95,7 +94,7 @@ void BufRing::release() noexcept {
   if (buffers_ != nullptr) {
     ::munmap(buffers_, buffer_bytes_);
   }
-  ring_ = nullptr;
+  ring_.reset();
   br_ = nullptr;
   buffers_ = nullptr;
 }

@@ -17,9 +17,9 @@
 #include <span>
 #include <vector>
 
+#include "io/uring/ring.hpp"
 #include "net/error.hpp"
 
-struct io_uring;
 struct io_uring_buf_ring;
 
 namespace netecho::io {
@@ -29,7 +29,9 @@ class BufRing {
   // Registers count buffers of size bytes as buffer group `group` of ring. count must be a
   // power of two, at most 32768. Returns the kernel's refusal as an error (EINVAL on kernels
   // without provided-buffer rings, before 5.19).
-  static net::Result<BufRing> create(io_uring& ring, std::uint16_t group, std::uint32_t count,
+  // The registration lives as long as the ring: a BufRing that outlives it (as it should, so
+  // that no request is filling a buffer when the memory is unmapped) only unmaps.
+  static net::Result<BufRing> create(const Ring& ring, std::uint16_t group, std::uint32_t count,
                                      std::uint32_t size);
 
   BufRing(BufRing&& other) noexcept;
@@ -75,17 +77,12 @@ class BufRing {
   // A receive ended with ENOBUFS: the ring is empty, whatever the count says.
   void ran_dry() noexcept { available_ = 0; }
 
-  // Tells that the io_uring was torn down, which dropped the registration with it: the
-  // destructor then only unmaps the memory. Call it after io_uring_queue_exit(), so that no
-  // request can still be filling a buffer when it is unmapped.
-  void ring_exited() noexcept { ring_ = nullptr; }
-
  private:
   BufRing() = default;
   void release() noexcept;
   void publish(std::uint32_t n) noexcept;  // queues up to n fresh buffers, as recycle() does
 
-  io_uring* ring_ = nullptr;
+  RingHandle ring_;  // expired once the ring is torn down; empty when not registered
   io_uring_buf_ring* br_ = nullptr;  // shared with the kernel
   std::size_t ring_bytes_ = 0;
   std::byte* buffers_ = nullptr;

@@ -40,28 +40,22 @@ constexpr std::chrono::milliseconds kQuiesceLimit{1000};
   throw std::system_error(err, std::system_category(), what);
 }
 
-}  // namespace
-
-int init_uring(io_uring& ring, unsigned entries, unsigned cq_entries, bool disabled) noexcept {
-  io_uring_params p{};
-  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
-            IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-  if (disabled) {
-    p.flags |= IORING_SETUP_R_DISABLED;
-  }
-  p.cq_entries = cq_entries;
-  return io_uring_queue_init_params(entries, &ring, &p);
-}
-
-UringBackend::UringBackend(const BackendOptions& options)
-    : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (!wake_fd_) {
-    fail(errno, "io_uring backend: eventfd");
-  }
+Ring make_ring() {
   // Disabled until the first poll(): the thread that enables a SINGLE_ISSUER ring is the only
   // one allowed to submit to it, and that is the worker, not the thread building the backend.
-  if (const int rc = init_uring(ring_, kSubmissionEntries, kCompletionEntries, true); rc < 0) {
-    fail(-rc, "io_uring backend: io_uring_setup");
+  auto ring = Ring::create(kSubmissionEntries, kCompletionEntries, true);
+  if (!ring) {
+    throw std::system_error(ring.error(), "io_uring backend: io_uring_setup");
+  }
+  return std::move(ring).value();
+}
+
+}  // namespace
+
+UringBackend::UringBackend(const BackendOptions& options)
+    : wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), ring_(make_ring()) {
+  if (!wake_fd_) {
+    fail(errno, "io_uring backend: eventfd");
   }
   datagram_hdr_.msg_namelen = sizeof(sockaddr_storage);
   datagram_hdr_.msg_controllen = kDatagramControl;
@@ -88,10 +82,7 @@ UringBackend::UringBackend(const BackendOptions& options)
     auto bufs =
         BufRing::create(ring_, static_cast<std::uint16_t>(spec.group), spec.count, spec.size);
     if (!bufs) {
-      small_.bufs.reset();
-      large_.bufs.reset();
-      io_uring_queue_exit(&ring_);
-      throw std::system_error(bufs.error(), spec.what);
+      throw std::system_error(bufs.error(), spec.what);  // the members tear down in order
     }
     spec.pool.bufs.emplace(std::move(bufs).value());
     spec.pool.lent_cap = spec.count / 2;
@@ -100,12 +91,9 @@ UringBackend::UringBackend(const BackendOptions& options)
 }
 
 UringBackend::~UringBackend() {
-  // Tearing the ring down cancels every request (and closes the descriptors of connections
-  // accepted for a listener that is gone); only then is the buffer memory unmapped.
-  io_uring_queue_exit(&ring_);
-  for (Pool* p : {&small_, &large_, &datagram_}) {
-    p->bufs->ring_exited();
-  }
+  // Then ring_ goes first (declared last): its teardown cancels every request (and closes the
+  // descriptors of connections accepted for a listener that is gone); only then is the buffer
+  // memory unmapped.
   if (exhaustions_ != 0) {
     base::log("io_uring: the receive buffers ran out {} time(s); the receives were re-armed",
               exhaustions_);
@@ -270,11 +258,11 @@ void UringBackend::forget(int fd) {
 }
 
 io_uring_sqe* UringBackend::get_sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
   if (sqe == nullptr) {
     // The submission queue is full: hand it to the kernel now (a rare extra system call).
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
+    io_uring_submit(ring_.get());
+    sqe = io_uring_get_sqe(ring_.get());
     if (sqe == nullptr) {
       fail(EBUSY, "io_uring backend: submission queue stuck");
     }
@@ -388,25 +376,25 @@ void UringBackend::flush() {
 void UringBackend::enable() {
   // io_uring_enable_rings() is declared by liburing 2.3 but missing from its library: the
   // registration opcode does the same.
-  if (const int rc = io_uring_register(static_cast<unsigned>(ring_.ring_fd),
+  if (const int rc = io_uring_register(static_cast<unsigned>(ring_.get()->ring_fd),
                                        IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
       rc < 0) {
     fail(-rc, "io_uring backend: enabling the ring");
   }
   // Lets io_uring_enter skip the descriptor lookup; an optimisation, so a refusal is fine.
-  io_uring_register_ring_fd(&ring_);
+  io_uring_register_ring_fd(ring_.get());
   enabled_ = true;
 }
 
 void UringBackend::wait(std::chrono::nanoseconds timeout) {
   if (timeout.count() < 0) {
-    io_uring_submit_and_wait(&ring_, 1);
+    io_uring_submit_and_wait(ring_.get(), 1);
   } else if (timeout.count() == 0) {
-    io_uring_submit_and_get_events(&ring_);
+    io_uring_submit_and_get_events(ring_.get());
   } else {
     __kernel_timespec ts = base::to_timespec<__kernel_timespec>(timeout);
     io_uring_cqe* cqe = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
   }
   // Errors here are -ETIME (the timeout), -EINTR, or -EBUSY/-EAGAIN while completions wait to
   // be reaped: in every case the completions that are there are delivered and the next turn
@@ -444,7 +432,7 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
       const io_uring_cqe copy = *cqe;
       ++seen;
       const auto kind = static_cast<Kind>(copy.user_data >> 56);
@@ -459,19 +447,19 @@ int UringBackend::poll(Handler& handler, std::chrono::nanoseconds timeout) {
         break;
       }
     }
-    io_uring_cq_advance(&ring_, seen);
+    io_uring_cq_advance(ring_.get(), seen);
     if (seen < kSliceCompletions) {
       break;  // all delivered
     }
     flush();
-    if (io_uring_sq_ready(&ring_) != 0) {
-      io_uring_submit(&ring_);
+    if (io_uring_sq_ready(ring_.get()) != 0) {
+      io_uring_submit(ring_.get());
     }
   }
   commit_buffers();
   if (delivered != 0) {
     last_completion_ = std::chrono::steady_clock::now();
-  } else if (touched && io_uring_cq_ready(&ring_) == 0 &&
+  } else if (touched && io_uring_cq_ready(ring_.get()) == 0 &&
              std::chrono::steady_clock::now() - last_completion_ >= kTrimAfter) {
     for (Pool* p : {&small_, &large_, &datagram_}) {
       p->bufs->trim();
@@ -500,10 +488,10 @@ void UringBackend::quiesce() noexcept {
   }
   cancels_.clear();
   dirty_.clear();  // nothing new is armed from here on
-  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
   if (sqe == nullptr) {
-    io_uring_submit(&ring_);
-    sqe = io_uring_get_sqe(&ring_);
+    io_uring_submit(ring_.get());
+    sqe = io_uring_get_sqe(ring_.get());
   }
   if (sqe != nullptr) {
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);  // ANY: every request, all of them
@@ -513,11 +501,11 @@ void UringBackend::quiesce() noexcept {
   while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
     __kernel_timespec ts{0, 50'000'000};
     io_uring_cqe* first = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    io_uring_submit_and_wait_timeout(ring_.get(), &first, 1, &ts, nullptr);
     unsigned head;
     unsigned seen = 0;
     io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
+    io_uring_for_each_cqe(ring_.get(), head, cqe) {
       ++seen;
       const auto kind = static_cast<Kind>(cqe->user_data >> 56);
       count_completion(kind, *cqe);
@@ -525,7 +513,7 @@ void UringBackend::quiesce() noexcept {
         ::close(cqe->res);  // accepted as the listener closed: nobody will serve it
       }
     }
-    io_uring_cq_advance(&ring_, seen);
+    io_uring_cq_advance(ring_.get(), seen);
   }
   if (in_flight_ > 0) {
     base::log("io_uring: {} request(s) still in the kernel after {} ms at exit; their sockets "

@@ -46,14 +46,10 @@
 #include "io/probe.hpp"
 #include "io/slot_table.hpp"
 #include "io/uring/buf_ring.hpp"
+#include "io/uring/ring.hpp"
 #include "net/fd.hpp"
 
 namespace netecho::io {
-
-// Sets ring up the way every netecho ring is: SINGLE_ISSUER, DEFER_TASKRUN, SUBMIT_ALL, a
-// completion queue of cq_entries (clamped to the kernel's limit), and, with disabled, not yet
-// enabled. Returns 0 or -errno, as io_uring_queue_init_params() does.
-int init_uring(io_uring& ring, unsigned entries, unsigned cq_entries, bool disabled) noexcept;
 
 class UringBackend final : public Backend {
  public:
@@ -195,7 +191,6 @@ class UringBackend final : public Backend {
   void on_send(Handler& handler, std::uint32_t slot, const io_uring_cqe& cqe);
   void recycle(Kind kind, const io_uring_cqe& cqe) noexcept;
 
-  io_uring ring_{};
   bool enabled_ = false;
   net::Fd wake_fd_;
   std::uint64_t wake_value_ = 0;  // the wake read's target; only the kernel writes it
@@ -213,6 +208,9 @@ class UringBackend final : public Backend {
   std::chrono::steady_clock::time_point last_completion_{};  // for the idle trim
   std::uint64_t exhaustions_ = 0;  // receives ended by ENOBUFS (and armed again)
   std::uint64_t in_flight_ = 0;    // requests submitted whose last completion has not come
+  // Declared last, so destroyed first: its teardown cancels every request before the buffer
+  // rings above are unmapped (they see the ring gone and do not unregister).
+  Ring ring_;
 };
 
 }  // namespace netecho::io

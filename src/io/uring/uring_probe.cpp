@@ -16,24 +16,11 @@
 namespace netecho::io {
 namespace {
 
-// A ring (and its buffer ring) torn down on every path out of the probe: the ring first, which
-// cancels the requests, then the buffer memory.
-class ScopedRing {
- public:
-  ScopedRing() = default;
-  ScopedRing(const ScopedRing&) = delete;
-  ScopedRing& operator=(const ScopedRing&) = delete;
-  ~ScopedRing() {
-    if (live) {
-      io_uring_queue_exit(&ring);
-    }
-    if (bufs) {
-      bufs->ring_exited();
-    }
-  }
-  io_uring ring{};
-  bool live = false;
+// A ring (and its buffer ring) torn down on every path out of the probe, in the reverse order of
+// declaration: the ring first, which cancels the requests, then the buffer memory.
+struct ScopedRing {
   std::optional<BufRing> bufs;
+  std::optional<Ring> ring;
 };
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -110,8 +97,8 @@ std::string try_multishot_accept(io_uring& ring, UnixTrio& t, net::Fd& accepted)
 // Arms a multishot recv with a provided buffer on the accepted socket, writes one byte, and
 // expects it in a buffer, with IORING_CQE_F_MORE.
 std::string try_multishot_recv(ScopedRing& r, UnixTrio& t, const net::Fd& accepted) {
-  io_uring& ring = r.ring;
-  auto created = BufRing::create(ring, 0, 8, 4096);
+  io_uring& ring = *r.ring->get();
+  auto created = BufRing::create(*r.ring, 0, 8, 4096);
   if (!created) {
     return "provided-buffer ring refused: " + created.error().message() + " (needs Linux 5.19)";
   }
@@ -155,16 +142,17 @@ std::string check(ScopedRing& r) {
     // io_uring_enter, so a waiting worker would stall every other thread of the process.
     return "running under valgrind, where a waiting io_uring_enter stalls every thread";
   }
-  if (const int rc = init_uring(r.ring, 8, 16, false); rc < 0) {
-    if (rc == -EINVAL) {
+  auto created = Ring::create(8, 16, false);
+  if (!created) {
+    const int err = created.error().value();
+    if (err == EINVAL) {
       return "io_uring_setup refused SINGLE_ISSUER/DEFER_TASKRUN (needs Linux 6.1): " +
-             errno_text(-rc);
+             errno_text(err);
     }
-    return "io_uring_setup failed: " + errno_text(-rc) +
+    return "io_uring_setup failed: " + errno_text(err) +
            " (seccomp, a container policy or kernel.io_uring_disabled may forbid it)";
   }
-  r.live = true;
-  io_uring& ring = r.ring;
+  io_uring& ring = *r.ring.emplace(std::move(created).value()).get();
   struct Feature {
     unsigned bit;
     const char* name;
