@@ -1,10 +1,11 @@
 #pragma once
 // A Backend that does no I/O: it records what its owner asks for and lets a test decide what
 // each call returns and which completions come back, so that the logic above the backend
-// (TcpSession, Loop) can be driven step by step, deterministically.
+// (TcpSession, Loop, Worker) can be driven step by step, deterministically.
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -25,18 +26,25 @@ class FakeBackend final : public io::Backend {
   long try_send_limit = 0;                 // bytes try_send() writes at most (0: none, as io_uring)
   bool lend = false;                       // whether send_lent() takes the buffer
   std::vector<io::Completion> to_deliver;  // delivered (and cleared) by the next poll()
+  // Called at the start of every poll(), before to_deliver is taken: a script for an owner
+  // that runs its own loop (Worker::run), which decides each turn from what was asked so far.
+  std::function<void(FakeBackend&)> before_poll;
 
   // What the owner asked for.
   int reads_armed = 0;  // recv/accept/recv_from calls
   int reads_stopped = 0;
   bool reading = false;     // armed and not stopped since
+  io::Token read_token;     // of the last recv()
   std::vector<Send> sends;  // send() and send_lent() calls, in order
   std::vector<int> forgotten;
   std::vector<std::chrono::nanoseconds> poll_timeouts;
 
   std::string_view name() const noexcept override { return "fake"; }
   void accept(int, io::Token) override { arm(); }
-  void recv(int, io::Token) override { arm(); }
+  void recv(int, io::Token t) override {
+    arm();
+    read_token = t;
+  }
   void recv_from(int, io::Token) override { arm(); }
   void stop_read(int) override {
     ++reads_stopped;
@@ -67,6 +75,9 @@ class FakeBackend final : public io::Backend {
   }
   int poll(io::Handler& handler, std::chrono::nanoseconds timeout) override {
     poll_timeouts.push_back(timeout);
+    if (before_poll) {
+      before_poll(*this);
+    }
     std::vector<io::Completion> batch;
     batch.swap(to_deliver);
     for (const auto& c : batch) {
