@@ -27,6 +27,7 @@ enum class Op : std::uint8_t {
   send,       // res: bytes written from the caller's buffer (may be short), or -errno
   recv_from,  // res: datagram size, data and datagram set, or -errno
   connect,    // res: 0 when connected, or -errno
+  readable,   // res: 0 when the descriptor has turned readable, or -errno
 };
 
 struct Token {
@@ -67,7 +68,11 @@ class Backend {
   virtual void accept(int fd, Token t) = 0;
   virtual void recv(int fd, Token t) = 0;
   virtual void recv_from(int fd, Token t) = 0;
-  // Stops the multishot read armed on fd, whichever it is (accept, recv or recv_from).
+  // Multishot readiness, for a descriptor the owner reads itself (a signalfd, an eventfd): an
+  // Op::readable completion each time fd turns readable. The owner reads until it would block
+  // every time, or it may not be told again (io_uring's poll reports new input, not old).
+  virtual void readable(int fd, Token t) = 0;
+  // Stops the multishot read armed on fd, whichever it is (accept, recv, recv_from, readable).
   virtual void stop_read(int fd) = 0;
 
   // Completes once the non-blocking connect() already started on fd succeeds or fails.

@@ -38,7 +38,8 @@ void raise_open_file_limit() {
 
 unsigned available_cpus() { return base::available_cpus(); }
 
-Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed) : config_(config) {
+Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
+    : config_(config), control_(io::make_backend(io::BackendKind::epoll)) {
   backend_ = io::choose_backend(config.backend);
   threads_ = config.threads != 0 ? config.threads : available_cpus();
   if (config_.listeners.empty() && passed.empty()) {
@@ -102,9 +103,8 @@ void Server::setup_guards() {
 }
 
 WorkerShared Server::worker_shared() {
-  return WorkerShared{*limits_, guard_log_, config_.idle_timeout, [this] {
-                        ::pthread_kill(main_thread_, SIGUSR1);
-                      }};
+  return WorkerShared{*limits_, guard_log_, config_.idle_timeout,
+                      [this] { control_.backend().wake(); }};
 }
 
 Server::~Server() = default;
@@ -137,12 +137,10 @@ int Server::run(std::FILE* out) {
   }
   std::fflush(out);  // the listeners already queue connections: say so at once
   std::atomic<bool> failed{false};
-  const pthread_t main_thread = ::pthread_self();
-  main_thread_ = main_thread;
   std::vector<std::thread> threads;
   threads.reserve(workers_.size());
   for (auto& w : workers_) {
-    threads.emplace_back([this, &failed, main_thread, worker = w.get()] {
+    threads.emplace_back([this, &failed, worker = w.get()] {
       try {
         worker->run();
       } catch (const std::exception& e) {
@@ -151,7 +149,7 @@ int Server::run(std::FILE* out) {
       }
       worker->heartbeat().retire();  // ended, not stuck: the others' pings go on
       workers_ended_.fetch_add(1);
-      ::pthread_kill(main_thread, SIGUSR1);
+      control_.backend().wake();
     });
   }
   base::log("serving with {} worker thread(s) on the {} backend ({})", workers_.size(),
@@ -174,6 +172,7 @@ int Server::run(std::FILE* out) {
   hooks.workers_ended = [this] { return workers_ended_.load() == workers_.size(); };
   hooks.worker_failed = [&failed] { return failed.load(); };
   hooks.open_connections = [this] { return limits_->open(); };
+  hooks.report = [this] { base::log("counters: {}", totals().to_string()); };
   // The manager's STATUS= rides on ticks the main thread has anyway: the watchdog's when there
   // is one, else the guard log's.
   const bool watchdog = supervisor.ping_every().count() > 0;
@@ -190,7 +189,12 @@ int Server::run(std::FILE* out) {
                               }});
   }
   const ShutdownTiming timing{config_.drain_timeout};
-  wait_for_shutdown(hooks, timing, out);
+  try {
+    run_until_shutdown(control_, nullptr, hooks, timing, out);
+  } catch (const std::exception& e) {
+    base::log("{}", e.what());  // the workers still run: stop them, as for a failed one
+    failed.store(true);
+  }
   // Said when the drain began; otherwise (a worker failed) now.
   supervisor.stopping(failed.load() ? "stopping: a worker failed" : "stopping");
   for (auto& w : workers_) {

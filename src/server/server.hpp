@@ -2,13 +2,12 @@
 // Server: binds every listener once per worker, announces each on stdout, runs the workers and
 // waits for a signal to stop.
 
-#include <pthread.h>
-
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <vector>
 
+#include "io/loop.hpp"
 #include "server/config.hpp"
 #include "server/counters.hpp"
 #include "server/guard_log.hpp"
@@ -42,7 +41,8 @@ class Server {
   int run(std::FILE* out);
 
   // Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and so in the threads it
-  // starts) and ignores SIGPIPE. Call before starting any thread.
+  // starts: only the main loop takes them, from a signalfd) and ignores SIGPIPE. Call before
+  // starting any thread.
   static void block_signals();
 
   CounterTotals totals() const;
@@ -60,7 +60,9 @@ class Server {
   std::unique_ptr<ConnectionLimits> limits_;
   std::unique_ptr<UdpGuard> udp_guard_;
   std::atomic<unsigned> workers_ended_{0};
-  pthread_t main_thread_{};  // the thread in run(), which the workers notify
+  // The main thread's loop (run()): signals, the drain and periodic timers, the workers' notes
+  // (wake-ups) and the metrics listener. epoll: a handful of descriptors, no buffer rings.
+  io::Loop control_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

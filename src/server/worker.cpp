@@ -293,7 +293,8 @@ void Worker::on_completion(const io::Completion& c) {
       }
       break;
     case io::Op::connect:
-      break;  // the server makes no outgoing connections
+    case io::Op::readable:
+      break;  // the server makes no outgoing connections and watches no other descriptor
   }
 }
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -498,6 +499,38 @@ TEST_P(Contract, WakeFromAnotherThreadEndsAPollWithoutTimeout) {
   backend->poll(h, std::chrono::nanoseconds(-1));
   waker.join();
   EXPECT_LT(Clock::now() - start, 10s);
+}
+
+TEST_P(Contract, ReadableCompletesEachTimeTheDescriptorTurnsReadableUntilStopped) {
+  auto backend = make();
+  net::Fd efd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_TRUE(efd.valid());
+  int told = 0;
+  FnHandler h;
+  h.fn = [&](const Completion& c) {
+    ASSERT_EQ(c.op, Op::readable);
+    ASSERT_EQ(c.token.slot, 7u);
+    ASSERT_EQ(c.res, 0);
+    ++told;
+    std::uint64_t count;
+    while (::read(efd.get(), &count, sizeof(count)) > 0) {
+    }
+  };
+  backend->readable(efd.get(), {7, 0});
+  backend->poll(h, 0ms);
+  EXPECT_EQ(told, 0);  // nothing to read yet
+  const std::uint64_t one = 1;
+  for (int round = 1; round <= 3; ++round) {
+    ASSERT_EQ(::write(efd.get(), &one, sizeof(one)), 8);
+    ASSERT_TRUE(poll_until(*backend, h, [&] { return told >= round; })) << "round " << round;
+  }
+  backend->stop_read(efd.get());
+  backend->poll(h, 0ms);  // io_uring: the cancel goes in
+  const int before = told;
+  ASSERT_EQ(::write(efd.get(), &one, sizeof(one)), 8);
+  backend->poll(h, 50ms);
+  EXPECT_EQ(told, before);
+  backend->forget(efd.get());
 }
 
 // A UDP socket bound to 127.0.0.1 and an ephemeral port; blocking unless told otherwise.

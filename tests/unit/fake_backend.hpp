@@ -38,6 +38,7 @@ class FakeBackend final : public io::Backend {
   void accept(int, io::Token) override { arm(); }
   void recv(int, io::Token) override { arm(); }
   void recv_from(int, io::Token) override { arm(); }
+  void readable(int, io::Token) override { arm(); }
   void stop_read(int) override {
     ++reads_stopped;
     reading = false;

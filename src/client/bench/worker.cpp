@@ -240,7 +240,8 @@ void BenchWorker::on_completion(const io::Completion& c) {
       flow.on_send(ctx_, c.res);
       break;
     case io::Op::accept:
-      return;  // bench accepts nothing
+    case io::Op::readable:
+      return;  // bench accepts nothing and watches no other descriptor
   }
   if (ctx_.issuing) {
     schedule(c.token.slot);

@@ -205,7 +205,8 @@ class Exchanger final : private io::Handler {
         }
         break;
       case io::Op::accept:
-        break;
+      case io::Op::readable:
+        break;  // asked for neither
     }
   }
 

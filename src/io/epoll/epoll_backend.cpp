@@ -123,6 +123,9 @@ void EpollBackend::apply_interest() {
       case ReadOp::recv_from:
         failed_.push_back({Op::recv_from, st.read_token, err});
         break;
+      case ReadOp::readable:
+        failed_.push_back({Op::readable, st.read_token, err});
+        break;
     }
     if (st.out.data() != nullptr) {
       failed_.push_back({Op::send, st.write_token, err});
@@ -164,6 +167,13 @@ void EpollBackend::recv(int fd, Token t) {
 void EpollBackend::recv_from(int fd, Token t) {
   FdState& st = state(fd);
   st.read = ReadOp::recv_from;
+  st.read_token = t;
+  mark_dirty(fd, st);
+}
+
+void EpollBackend::readable(int fd, Token t) {
+  FdState& st = state(fd);
+  st.read = ReadOp::readable;
   st.read_token = t;
   mark_dirty(fd, st);
 }
@@ -264,6 +274,11 @@ int EpollBackend::handle_read(Handler& handler, int fd, std::uint32_t gen) {
       ++delivered;
       break;
     }
+    case ReadOp::readable:
+      // Level-triggered: told again next turn if the owner left something unread.
+      handler.on_completion({Op::readable, at().read_token, 0, {}, nullptr});
+      ++delivered;
+      break;
     case ReadOp::recv_from: {
       net::Datagram dgram;
       for (int i = 0; i < kBatch && still(); ++i) {

@@ -26,6 +26,7 @@ class EpollBackend final : public Backend {
   void accept(int fd, Token t) override;
   void recv(int fd, Token t) override;
   void recv_from(int fd, Token t) override;
+  void readable(int fd, Token t) override;
   void stop_read(int fd) override;
   void connect(int fd, Token t) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
@@ -41,7 +42,7 @@ class EpollBackend final : public Backend {
  private:
   static constexpr int kBatch = 64;  // accepts or datagrams per ready socket per wake-up
 
-  enum class ReadOp : std::uint8_t { none, accept, recv, recv_from };
+  enum class ReadOp : std::uint8_t { none, accept, recv, recv_from, readable };
 
   struct FdState {
     std::uint32_t gen = 0;        // bumped by forget(), to recognise events of a closed fd

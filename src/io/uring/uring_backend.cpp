@@ -160,6 +160,7 @@ void UringBackend::want_read(int fd, Read read, Token t) {
 void UringBackend::accept(int fd, Token t) { want_read(fd, Read::accept, t); }
 void UringBackend::recv(int fd, Token t) { want_read(fd, Read::recv, t); }
 void UringBackend::recv_from(int fd, Token t) { want_read(fd, Read::recv_from, t); }
+void UringBackend::readable(int fd, Token t) { want_read(fd, Read::readable, t); }
 void UringBackend::stop_read(int fd) { want_read(fd, Read::none, {}); }
 
 void UringBackend::connect(int fd, Token t) {
@@ -297,6 +298,9 @@ void UringBackend::arm(std::uint32_t slot) {
     case Read::recv_from:
       wanted = Kind::recv_from;
       break;
+    case Read::readable:
+      wanted = Kind::readable;
+      break;
   }
   if (ch.armed == Kind::wake && wanted != Kind::wake) {
     io_uring_sqe* sqe = get_sqe();
@@ -310,6 +314,9 @@ void UringBackend::arm(std::uint32_t slot) {
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group =
             static_cast<std::uint16_t>(wanted == Kind::recv_large ? Group::large : Group::small);
+        break;
+      case Kind::readable:
+        io_uring_prep_poll_multishot(sqe, ch.fd, POLLIN);
         break;
       default:  // recv_from
         io_uring_prep_recvmsg_multishot(sqe, ch.fd, &datagram_hdr_, 0);

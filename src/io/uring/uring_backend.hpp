@@ -67,6 +67,7 @@ class UringBackend final : public Backend {
   void accept(int fd, Token t) override;
   void recv(int fd, Token t) override;
   void recv_from(int fd, Token t) override;
+  void readable(int fd, Token t) override;
   void stop_read(int fd) override;
   void connect(int fd, Token t) override;
   long try_send(int fd, std::span<const std::byte> data) noexcept override;
@@ -89,9 +90,10 @@ class UringBackend final : public Backend {
     recv_large,
     recv_from,
     send,
-    connect
+    connect,
+    readable
   };
-  enum class Read : std::uint8_t { none, accept, recv, recv_from };
+  enum class Read : std::uint8_t { none, accept, recv, recv_from, readable };
   // A channel's one write-side request, from the ask to its completion. A connect completes
   // before the owner sends, and the owner sends one at a time (backend.hpp), so the states
   // exclude each other.
@@ -155,7 +157,7 @@ class UringBackend final : public Backend {
   }
   static bool is_read(Kind k) noexcept {
     return k == Kind::accept || k == Kind::recv_small || k == Kind::recv_large ||
-           k == Kind::recv_from;
+           k == Kind::recv_from || k == Kind::readable;
   }
   std::uint32_t slot_of(const Channel& ch) const noexcept { return channels_.slot_of(ch); }
   Pool& pool(Group g) noexcept {

@@ -125,6 +125,9 @@ void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
     case Kind::recv_from:
       on_datagram(handler, ch.read_token, cqe);
       return;
+    case Kind::readable:
+      handler.on_completion({Op::readable, ch.read_token, res < 0 ? res : 0, {}, nullptr});
+      return;
     default:
       on_stream(handler, kind, slot, cqe);
       return;
