@@ -55,6 +55,14 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
   // Only now, so that a failure to bind stays the one line on stderr (this one logs).
   raise_open_file_limit();
   setup_guards();
+  std::size_t tcp = 0;
+  std::size_t udp = 0;
+  for (const auto& b : bound_) {
+    const bool is_tcp = b.spec.transport == net::Transport::tcp;
+    listeners_.push_back({fmt::format("{}://{}", net::to_string(b.spec.transport),
+                                      b.addr.to_string()),
+                          mode_name(b.spec), b.spec.transport, is_tcp ? tcp++ : udp++});
+  }
   for (unsigned w = 0; w < threads_; ++w) {
     WorkerSockets sockets;
     for (auto& b : bound_) {
@@ -210,10 +218,21 @@ int Server::run(std::FILE* out) {
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
 }
 
-CounterTotals Server::totals() const {
+CounterTotals Server::listener_totals(const ListenerInfo& l) const {
   CounterTotals t;
   for (const auto& w : workers_) {
-    t.add(w->counters());
+    t.add(l.transport == net::Transport::tcp ? w->tcp_counters(l.index) : w->udp_counters(l.index));
+  }
+  return t;
+}
+
+CounterTotals Server::totals() const {
+  CounterTotals t;
+  for (const auto& l : listeners_) {
+    const CounterTotals one = listener_totals(l);
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+      t.values[i] += one.values[i];
+    }
   }
   return t;
 }

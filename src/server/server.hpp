@@ -45,7 +45,19 @@ class Server {
   // starting any thread.
   static void block_signals();
 
+  // Over every listener and worker: the exit summary's figures.
   CounterTotals totals() const;
+
+  // A listener as /metrics labels it, and where its counters are in each worker.
+  struct ListenerInfo {
+    std::string url;   // "tcp://0.0.0.0:7", "udp://[::1]:7": the real bound address
+    std::string mode;  // echo | once | reverse
+    net::Transport transport = net::Transport::tcp;
+    std::size_t index = 0;  // in each worker's TCP listeners or UDP endpoints
+  };
+  const std::vector<ListenerInfo>& listeners() const noexcept { return listeners_; }
+  // One listener's counters, summed over the workers.
+  CounterTotals listener_totals(const ListenerInfo& l) const;
 
  private:
   void setup_guards();
@@ -55,6 +67,7 @@ class Server {
   io::BackendChoice backend_;
   unsigned threads_ = 1;
   std::vector<BoundListener> bound_;
+  std::vector<ListenerInfo> listeners_;  // in bound_'s order
   // Shared by the workers, so declared (and built) before them and destroyed after them.
   GuardLog guard_log_;
   std::unique_ptr<ConnectionLimits> limits_;
