@@ -214,6 +214,16 @@ int Server::run(std::FILE* out) {
   guard_log_.flush();
   const CounterTotals t = totals();
   base::log("stopped: {}", t.to_string());
+  if (backend_.kind == io::BackendKind::io_uring) {
+    // Once for the process, not once per worker thread: per worker they are in /metrics.
+    io::BackendStats b;
+    for (const auto& w : workers_) {
+      b.buffer_exhaustions += w->backend_stats().buffer_exhaustions;
+      b.rearms += w->backend_stats().rearms;
+    }
+    base::log("stopped: io_uring buffer_exhaustions={} rearms={}", b.buffer_exhaustions,
+              b.rearms);
+  }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
 }

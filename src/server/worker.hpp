@@ -107,6 +107,8 @@ class Worker final : private io::Handler {
   const Counters& tcp_counters(std::size_t i) const noexcept { return tcp_counters_[i]; }
   const Counters& udp_counters(std::size_t i) const noexcept { return udp_counters_[i]; }
   unsigned id() const noexcept { return id_; }
+  // Thread-safe: what the worker's backend counted (io_uring's buffer exhaustions, re-arms).
+  io::BackendStats backend_stats() const noexcept { return loop_.backend().stats(); }
 
  private:
   static constexpr auto kAcceptPause = std::chrono::milliseconds(100);

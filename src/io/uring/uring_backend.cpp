@@ -106,10 +106,10 @@ UringBackend::~UringBackend() {
   for (Pool* p : {&small_, &large_, &datagram_}) {
     p->bufs->ring_exited();
   }
-  if (exhaustions_ != 0) {
-    base::log("io_uring: the receive buffers ran out {} time(s); the receives were re-armed",
-              exhaustions_);
-  }
+}
+
+BackendStats UringBackend::stats() const noexcept {
+  return {exhaustions_.get(), rearms_.get()};
 }
 
 UringBackend::Pool* UringBackend::pool_of(Kind kind) noexcept {
