@@ -12,6 +12,8 @@
 #include "base/duration.hpp"
 #include "base/log.hpp"
 #include "base/system.hpp"
+#include "base/version.hpp"
+#include "server/metrics/process.hpp"
 #include "net/error.hpp"
 #include "net/socket.hpp"
 #include "server/shutdown.hpp"
@@ -51,6 +53,17 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
   bound_ = adopt_passed(std::move(passed), threads_);
   for (auto& b : bind_listeners(config_.listeners, threads_)) {
     bound_.push_back(std::move(b));
+  }
+  if (config_.metrics) {
+    ListenerSpec spec;
+    spec.endpoint = *config_.metrics;
+    auto bound = bind_listeners({spec}, 1);
+    metrics_listener_ = std::move(bound.front());
+    metrics_ = std::make_unique<metrics::Responder>(
+        std::move(metrics_listener_->per_worker.front()),
+        metrics::Sources{[this] { return metrics_snapshot(); },
+                         [this] { return stalled_workers(); },
+                         [this] { return unready_reason(); }});
   }
   // Only now, so that a failure to bind stays the one line on stderr (this one logs).
   raise_open_file_limit();
@@ -131,9 +144,15 @@ void Server::block_signals() {
 int Server::run(std::FILE* out) {
   // First, while this is the only thread: it reads and unsets the manager's variables.
   Supervisor supervisor(Notifier::from_environment());
+  // The watchdog's period, or /healthz's if that is shorter (or the only one).
+  auto beat = supervisor.beat_every();
+  if (metrics_) {
+    beat = beat.count() == 0 ? kHealthBeat : std::min<std::chrono::nanoseconds>(beat, kHealthBeat);
+  }
   for (auto& w : workers_) {
     supervisor.watch(w->heartbeat());
-    w->beat_every(supervisor.beat_every());
+    w->beat_every(beat);
+    w->heartbeat().beat(Heartbeat::Clock::now());  // alive from the start, before its first turn
   }
   if (config_.test_stall && !workers_.empty()) {
     workers_.front()->stall_for_test(config_.test_stall->after, config_.test_stall->length);
@@ -142,6 +161,11 @@ int Server::run(std::FILE* out) {
     fmt::print(out, "listening proto={} host={} port={} mode={}\n",
                net::to_string(b.spec.transport), b.addr.host(), b.addr.port(),
                mode_name(b.spec));
+  }
+  if (metrics_listener_) {
+    fmt::print(out, "listening proto=http host={} port={} mode=metrics\n",
+               metrics_listener_->addr.host(), metrics_listener_->addr.port());
+    metrics_->start(control_);
   }
   std::fflush(out);  // the listeners already queue connections: say so at once
   std::atomic<bool> failed{false};
@@ -159,7 +183,9 @@ int Server::run(std::FILE* out) {
       workers_ended_.fetch_add(1);
       control_.backend().wake();
     });
+    worker_threads_.push_back(threads.back().native_handle());
   }
+  busy_seconds_.assign(workers_.size(), 0.0);
   base::log("serving with {} worker thread(s) on the {} backend ({})", workers_.size(),
             io::to_string(backend_.kind), backend_.reason);
   fmt::print(out, "ready backend={} threads={}\n", io::to_string(backend_.kind), workers_.size());
@@ -168,6 +194,7 @@ int Server::run(std::FILE* out) {
 
   ShutdownHooks hooks;
   hooks.begin_drain = [this, &supervisor] {
+    draining_ = true;
     supervisor.draining(limits_->open());
     for (auto& w : workers_) {
       w->drain();
@@ -178,7 +205,10 @@ int Server::run(std::FILE* out) {
                        [](const auto& w) { return w->listeners_closed(); });
   };
   hooks.workers_ended = [this] { return workers_ended_.load() == workers_.size(); };
-  hooks.worker_failed = [&failed] { return failed.load(); };
+  hooks.worker_failed = [this, &failed] {
+    failed_ = failed.load();
+    return failed_;
+  };
   hooks.open_connections = [this] { return limits_->open(); };
   hooks.report = [this] { base::log("counters: {}", totals().to_string()); };
   // The manager's STATUS= rides on ticks the main thread has anyway: the watchdog's when there
@@ -198,7 +228,7 @@ int Server::run(std::FILE* out) {
   }
   const ShutdownTiming timing{config_.drain_timeout};
   try {
-    run_until_shutdown(control_, nullptr, hooks, timing, out);
+    run_until_shutdown(control_, metrics_.get(), hooks, timing, out);
   } catch (const std::exception& e) {
     base::log("{}", e.what());  // the workers still run: stop them, as for a failed one
     failed.store(true);
@@ -226,6 +256,53 @@ int Server::run(std::FILE* out) {
   }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
+}
+
+metrics::Snapshot Server::metrics_snapshot() {
+  metrics::Snapshot s;
+  for (const auto& l : listeners_) {
+    s.listeners.push_back({l.url, l.mode, l.transport, listener_totals(l)});
+  }
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    // Read from this thread: nothing on the worker's hot path pays for it. A thread that has
+    // ended keeps its last figure.
+    if (w < worker_threads_.size()) {
+      if (const auto busy = metrics::thread_cpu_seconds(worker_threads_[w])) {
+        busy_seconds_[w] = *busy;
+      }
+    }
+    const io::BackendStats b = workers_[w]->backend_stats();
+    s.workers.push_back({w < busy_seconds_.size() ? busy_seconds_[w] : 0.0,
+                         b.buffer_exhaustions, b.rearms});
+  }
+  s.version = base::kVersion;
+  s.backend = std::string(io::to_string(backend_.kind));
+  s.draining = draining_;
+  s.process = metrics::read_process();
+  return s;
+}
+
+std::string Server::stalled_workers() const {
+  std::vector<const Heartbeat*> beats;
+  for (const auto& w : workers_) {
+    beats.push_back(&w->heartbeat());
+  }
+  const auto stuck = stuck_loops(beats, Heartbeat::Clock::now(), kHealthStale);
+  if (stuck.empty()) {
+    return {};
+  }
+  return fmt::format("stalled: the loop of worker(s) {} has not turned for over {}",
+                     fmt::join(stuck, ","), base::format_duration(kHealthStale));
+}
+
+std::string Server::unready_reason() const {
+  if (draining_) {
+    return "not ready: draining";
+  }
+  if (failed_ || workers_ended_.load() != 0) {
+    return "not ready: a worker has ended";
+  }
+  return {};
 }
 
 CounterTotals Server::listener_totals(const ListenerInfo& l) const {

@@ -2,7 +2,12 @@
 // Server: binds every listener once per worker, announces each on stdout, runs the workers and
 // waits for a signal to stop.
 
+#include <pthread.h>
+
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -13,6 +18,7 @@
 #include "server/guard_log.hpp"
 #include "server/limits.hpp"
 #include "server/listeners.hpp"
+#include "server/metrics/responder.hpp"
 #include "server/udp_guard.hpp"
 #include "server/worker.hpp"
 
@@ -62,6 +68,14 @@ class Server {
  private:
   void setup_guards();
   WorkerShared worker_shared();
+  metrics::Snapshot metrics_snapshot();
+  std::string stalled_workers() const;
+  std::string unready_reason() const;
+
+  // How often the workers stamp their heartbeats for /healthz, and how old a stamp may be before
+  // /healthz names its worker: four missed stamps, so that a busy turn is not a stall.
+  static constexpr auto kHealthBeat = std::chrono::milliseconds(500);
+  static constexpr auto kHealthStale = std::chrono::seconds(2);
 
   ServerConfig config_;
   io::BackendChoice backend_;
@@ -77,6 +91,12 @@ class Server {
   // (wake-ups) and the metrics listener. epoll: a handful of descriptors, no buffer rings.
   io::Loop control_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<pthread_t> worker_threads_;  // for their CPU clocks, once run() started them
+  std::vector<double> busy_seconds_;       // last read per worker: kept once its thread ends
+  bool draining_ = false;                  // main thread only
+  bool failed_ = false;                    // main thread's copy, for /readyz
+  std::optional<BoundListener> metrics_listener_;
+  std::unique_ptr<metrics::Responder> metrics_;
 };
 
 // CPUs this process may run on (sched_getaffinity), at least 1.
