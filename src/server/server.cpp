@@ -251,7 +251,7 @@ int Server::run(std::FILE* out) {
       b.buffer_exhaustions += w->backend_stats().buffer_exhaustions;
       b.rearms += w->backend_stats().rearms;
     }
-    base::log("stopped: io_uring buffer_exhaustions={} rearms={}", b.buffer_exhaustions,
+    base::log("io_uring: buffer_exhaustions={} rearms={}", b.buffer_exhaustions,
               b.rearms);
   }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.

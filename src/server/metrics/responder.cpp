@@ -70,9 +70,8 @@ void Responder::on_completion(const io::Completion& c) {
 
 void Responder::on_accept(int res) {
   if (res < 0) {
-    // Out of descriptors: the backend stopped accepting. Try again with the next timeout tick
-    // of the loop rather than spin; the echo path is unaffected either way.
-    loop_->add_timer(io::Clock::now() + std::chrono::milliseconds(100),
+    // Out of descriptors: the backend stopped accepting. The echo path is unaffected either way.
+    loop_->add_timer(io::Clock::now() + kAcceptPause,
                      [this] { loop_->backend().accept(listener_.get(), kListenerToken); });
     return;
   }

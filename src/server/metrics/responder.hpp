@@ -44,6 +44,8 @@ class Responder final : public io::Handler {
   // Prometheus scrapes with one connection per target at a time; a few people with curl add a
   // handful. 64 leaves room for both and bounds what a flood can hold (64 x 8 KiB).
   static constexpr std::size_t kMaxConnections = 64;
+  // Out of descriptors, the backend stops accepting: try again after this, rather than spin.
+  static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
   // listener: a bound, listening, non-blocking TCP socket.
   Responder(net::Fd listener, Sources sources);
