@@ -29,6 +29,8 @@ packages=(
   build-essential debhelper dpkg-dev fakeroot lintian debootstrap
   # the container image (dist/container, tests/dist/container_test.sh): build it and run it
   podman
+  # promtool (integration.MetricsTools): checks serve --metrics's real exposition
+  prometheus
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

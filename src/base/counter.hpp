@@ -53,9 +53,10 @@ constexpr std::size_t index_of(E e) noexcept {
 }
 
 // Whether table lists every enumerator of E from 0 to last, once each, in order, each with a
-// name.
-template <typename E, std::size_t N>
-constexpr bool is_enum_table(const std::array<Named<E>, N>& table, E last) noexcept {
+// name and a help text. Row is Named<E>, or a table's own row type with the same three fields
+// (and more: the server's rows also say how each counter is exported as a metric).
+template <typename Row, std::size_t N, typename E>
+constexpr bool is_enum_table(const std::array<Row, N>& table, E last) noexcept {
   if (N != index_of(last) + 1) {
     return false;
   }

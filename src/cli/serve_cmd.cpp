@@ -99,6 +99,10 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
       ->type_name("BYTES")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
       ->capture_default_str();
+  cmd->add_option("--metrics", args.metrics,
+                  "serve Prometheus metrics (GET /metrics), /healthz and /readyz over HTTP on "
+                  "this address, off the echo path")
+      ->type_name("HOST:PORT");
   cmd->add_option("--user", args.user,
                   "once the listeners are bound, drop to this user (needs root; groups, gid, "
                   "uid, then checked)")
@@ -139,6 +143,9 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.udp_guard.rate = std::get<std::uint32_t>(rate);
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
+  if (!args.metrics.empty()) {
+    config.metrics = parse_endpoint_or_throw(args.metrics, "--metrics");
+  }
   if (!args.test_stall_worker.empty()) {
     const std::string_view text = args.test_stall_worker;
     const auto comma = text.find(',');

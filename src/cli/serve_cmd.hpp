@@ -33,6 +33,7 @@ struct ServeArgs {
   std::uint32_t udp_burst = 0;
   std::size_t udp_buffer = 65536;
   std::string user;
+  std::string metrics;  // --metrics HOST:PORT; empty: no metrics listener
   std::string test_stall_worker;  // hidden, tests only: "AFTER,LENGTH" (config.hpp TestStall)
 };
 

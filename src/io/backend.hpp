@@ -45,6 +45,17 @@ struct Completion {
   const net::Datagram* datagram = nullptr;  // recv_from only
 };
 
+// What a backend counts about its own work, for the owner's metrics and reports.
+struct BackendStats {
+  // io_uring: multishot receives ended because their provided-buffer ring was empty (ENOBUFS).
+  // The data waits in the socket, and the receive is armed again at the next turn: a delay of
+  // one loop turn for that socket, not a loss.
+  std::uint64_t buffer_exhaustions = 0;
+  // io_uring: multishot reads the kernel ended (a buffer exhaustion, a move to the large
+  // buffers, a kernel limit) and the backend armed again.
+  std::uint64_t rearms = 0;
+};
+
 class Handler {
  public:
   virtual void on_completion(const Completion& c) = 0;
@@ -118,6 +129,9 @@ class Backend {
   // Waits at most timeout (negative: forever) for completions and delivers each to handler.
   // Returns the number delivered.
   virtual int poll(Handler& handler, std::chrono::nanoseconds timeout) = 0;
+
+  // Thread-safe: the counts so far (zero for a backend without such events: epoll).
+  virtual BackendStats stats() const noexcept { return {}; }
 
   // Makes a poll() in progress (or the next one) return. Thread-safe and async-signal-safe.
   virtual void wake() noexcept = 0;

@@ -21,6 +21,7 @@ class Loop {
   explicit Loop(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
   Backend& backend() noexcept { return *backend_; }
+  const Backend& backend() const noexcept { return *backend_; }
 
   // Calls fn once at (or shortly after) deadline. Returns an id for cancel_timer().
   std::uint64_t add_timer(Clock::time_point deadline, std::function<void()> fn);

@@ -40,6 +40,7 @@ struct ServerConfig {
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
   UdpGuardConfig udp_guard;
   std::optional<RunAs> user;  // --user: drop to it once bound
+  std::optional<net::Endpoint> metrics;  // --metrics: the HTTP listener of server/metrics/
   // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for
   // `length`, `after` its start, as a handler stuck in a blocking call would.
   struct TestStall {

@@ -12,6 +12,8 @@
 #include "base/duration.hpp"
 #include "base/log.hpp"
 #include "base/system.hpp"
+#include "base/version.hpp"
+#include "server/metrics/process.hpp"
 #include "net/error.hpp"
 #include "net/socket.hpp"
 #include "server/shutdown.hpp"
@@ -38,7 +40,8 @@ void raise_open_file_limit() {
 
 unsigned available_cpus() { return base::available_cpus(); }
 
-Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed) : config_(config) {
+Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
+    : config_(config), control_(io::make_backend(io::BackendKind::epoll)) {
   backend_ = io::choose_backend(config.backend);
   threads_ = config.threads != 0 ? config.threads : available_cpus();
   if (config_.listeners.empty() && passed.empty()) {
@@ -51,9 +54,28 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed) : c
   for (auto& b : bind_listeners(config_.listeners, threads_)) {
     bound_.push_back(std::move(b));
   }
+  if (config_.metrics) {
+    ListenerSpec spec;
+    spec.endpoint = *config_.metrics;
+    auto bound = bind_listeners({spec}, 1);
+    metrics_listener_ = std::move(bound.front());
+    metrics_ = std::make_unique<metrics::Responder>(
+        std::move(metrics_listener_->per_worker.front()),
+        metrics::Sources{[this] { return metrics_snapshot(); },
+                         [this] { return stalled_workers(); },
+                         [this] { return unready_reason(); }});
+  }
   // Only now, so that a failure to bind stays the one line on stderr (this one logs).
   raise_open_file_limit();
   setup_guards();
+  std::size_t tcp = 0;
+  std::size_t udp = 0;
+  for (const auto& b : bound_) {
+    const bool is_tcp = b.spec.transport == net::Transport::tcp;
+    listeners_.push_back({fmt::format("{}://{}", net::to_string(b.spec.transport),
+                                      b.addr.to_string()),
+                          mode_name(b.spec), b.spec.transport, is_tcp ? tcp++ : udp++});
+  }
   for (unsigned w = 0; w < threads_; ++w) {
     WorkerSockets sockets;
     for (auto& b : bound_) {
@@ -102,9 +124,8 @@ void Server::setup_guards() {
 }
 
 WorkerShared Server::worker_shared() {
-  return WorkerShared{*limits_, guard_log_, config_.idle_timeout, [this] {
-                        ::pthread_kill(main_thread_, SIGUSR1);
-                      }};
+  return WorkerShared{*limits_, guard_log_, config_.idle_timeout,
+                      [this] { control_.backend().wake(); }};
 }
 
 Server::~Server() = default;
@@ -123,9 +144,15 @@ void Server::block_signals() {
 int Server::run(std::FILE* out) {
   // First, while this is the only thread: it reads and unsets the manager's variables.
   Supervisor supervisor(Notifier::from_environment());
+  // The watchdog's period, or /healthz's if that is shorter (or the only one).
+  auto beat = supervisor.beat_every();
+  if (metrics_) {
+    beat = beat.count() == 0 ? kHealthBeat : std::min<std::chrono::nanoseconds>(beat, kHealthBeat);
+  }
   for (auto& w : workers_) {
     supervisor.watch(w->heartbeat());
-    w->beat_every(supervisor.beat_every());
+    w->beat_every(beat);
+    w->heartbeat().beat(Heartbeat::Clock::now());  // alive from the start, before its first turn
   }
   if (config_.test_stall && !workers_.empty()) {
     workers_.front()->stall_for_test(config_.test_stall->after, config_.test_stall->length);
@@ -135,14 +162,17 @@ int Server::run(std::FILE* out) {
                net::to_string(b.spec.transport), b.addr.host(), b.addr.port(),
                mode_name(b.spec));
   }
+  if (metrics_listener_) {
+    fmt::print(out, "listening proto=http host={} port={} mode=metrics\n",
+               metrics_listener_->addr.host(), metrics_listener_->addr.port());
+    metrics_->start(control_);
+  }
   std::fflush(out);  // the listeners already queue connections: say so at once
   std::atomic<bool> failed{false};
-  const pthread_t main_thread = ::pthread_self();
-  main_thread_ = main_thread;
   std::vector<std::thread> threads;
   threads.reserve(workers_.size());
   for (auto& w : workers_) {
-    threads.emplace_back([this, &failed, main_thread, worker = w.get()] {
+    threads.emplace_back([this, &failed, worker = w.get()] {
       try {
         worker->run();
       } catch (const std::exception& e) {
@@ -151,9 +181,11 @@ int Server::run(std::FILE* out) {
       }
       worker->heartbeat().retire();  // ended, not stuck: the others' pings go on
       workers_ended_.fetch_add(1);
-      ::pthread_kill(main_thread, SIGUSR1);
+      control_.backend().wake();
     });
+    worker_threads_.push_back(threads.back().native_handle());
   }
+  busy_seconds_.assign(workers_.size(), 0.0);
   base::log("serving with {} worker thread(s) on the {} backend ({})", workers_.size(),
             io::to_string(backend_.kind), backend_.reason);
   fmt::print(out, "ready backend={} threads={}\n", io::to_string(backend_.kind), workers_.size());
@@ -162,6 +194,7 @@ int Server::run(std::FILE* out) {
 
   ShutdownHooks hooks;
   hooks.begin_drain = [this, &supervisor] {
+    draining_ = true;
     supervisor.draining(limits_->open());
     for (auto& w : workers_) {
       w->drain();
@@ -172,8 +205,12 @@ int Server::run(std::FILE* out) {
                        [](const auto& w) { return w->listeners_closed(); });
   };
   hooks.workers_ended = [this] { return workers_ended_.load() == workers_.size(); };
-  hooks.worker_failed = [&failed] { return failed.load(); };
+  hooks.worker_failed = [this, &failed] {
+    failed_ = failed.load();
+    return failed_;
+  };
   hooks.open_connections = [this] { return limits_->open(); };
+  hooks.report = [this] { base::log("counters: {}", totals().to_string()); };
   // The manager's STATUS= rides on ticks the main thread has anyway: the watchdog's when there
   // is one, else the guard log's.
   const bool watchdog = supervisor.ping_every().count() > 0;
@@ -190,7 +227,12 @@ int Server::run(std::FILE* out) {
                               }});
   }
   const ShutdownTiming timing{config_.drain_timeout};
-  wait_for_shutdown(hooks, timing, out);
+  try {
+    run_until_shutdown(control_, metrics_.get(), hooks, timing, out);
+  } catch (const std::exception& e) {
+    base::log("{}", e.what());  // the workers still run: stop them, as for a failed one
+    failed.store(true);
+  }
   // Said when the drain began; otherwise (a worker failed) now.
   supervisor.stopping(failed.load() ? "stopping: a worker failed" : "stopping");
   for (auto& w : workers_) {
@@ -202,14 +244,82 @@ int Server::run(std::FILE* out) {
   guard_log_.flush();
   const CounterTotals t = totals();
   base::log("stopped: {}", t.to_string());
+  if (backend_.kind == io::BackendKind::io_uring) {
+    // Once for the process, not once per worker thread: per worker they are in /metrics.
+    io::BackendStats b;
+    for (const auto& w : workers_) {
+      b.buffer_exhaustions += w->backend_stats().buffer_exhaustions;
+      b.rearms += w->backend_stats().rearms;
+    }
+    base::log("io_uring: buffer_exhaustions={} rearms={}", b.buffer_exhaustions,
+              b.rearms);
+  }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
 }
 
-CounterTotals Server::totals() const {
+metrics::Snapshot Server::metrics_snapshot() {
+  metrics::Snapshot s;
+  for (const auto& l : listeners_) {
+    s.listeners.push_back({l.url, l.mode, l.transport, listener_totals(l)});
+  }
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    // Read from this thread: nothing on the worker's hot path pays for it. A thread that has
+    // ended keeps its last figure.
+    if (w < worker_threads_.size()) {
+      if (const auto busy = metrics::thread_cpu_seconds(worker_threads_[w])) {
+        busy_seconds_[w] = *busy;
+      }
+    }
+    const io::BackendStats b = workers_[w]->backend_stats();
+    s.workers.push_back({w < busy_seconds_.size() ? busy_seconds_[w] : 0.0,
+                         b.buffer_exhaustions, b.rearms});
+  }
+  s.version = base::kVersion;
+  s.backend = std::string(io::to_string(backend_.kind));
+  s.draining = draining_;
+  s.process = metrics::read_process();
+  return s;
+}
+
+std::string Server::stalled_workers() const {
+  std::vector<const Heartbeat*> beats;
+  for (const auto& w : workers_) {
+    beats.push_back(&w->heartbeat());
+  }
+  const auto stuck = stuck_loops(beats, Heartbeat::Clock::now(), kHealthStale);
+  if (stuck.empty()) {
+    return {};
+  }
+  return fmt::format("stalled: the loop of worker(s) {} has not turned for over {}",
+                     fmt::join(stuck, ","), base::format_duration(kHealthStale));
+}
+
+std::string Server::unready_reason() const {
+  if (draining_) {
+    return "not ready: draining";
+  }
+  if (failed_ || workers_ended_.load() != 0) {
+    return "not ready: a worker has ended";
+  }
+  return {};
+}
+
+CounterTotals Server::listener_totals(const ListenerInfo& l) const {
   CounterTotals t;
   for (const auto& w : workers_) {
-    t.add(w->counters());
+    t.add(l.transport == net::Transport::tcp ? w->tcp_counters(l.index) : w->udp_counters(l.index));
+  }
+  return t;
+}
+
+CounterTotals Server::totals() const {
+  CounterTotals t;
+  for (const auto& l : listeners_) {
+    const CounterTotals one = listener_totals(l);
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+      t.values[i] += one.values[i];
+    }
   }
   return t;
 }

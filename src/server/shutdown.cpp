@@ -1,28 +1,18 @@
 #include "server/shutdown.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 
-#include <algorithm>
-#include <ctime>
-#include <vector>
+#include <optional>
+#include <system_error>
 
 #include "base/duration.hpp"
 #include "base/log.hpp"
+#include "io/signal_fd.hpp"
 
 namespace netecho::server {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// The next signal of set, or 0 when deadline passes first.
-int wait_signal(const sigset_t& set, Clock::time_point deadline) {
-  const auto left = std::max(deadline - Clock::now(), Clock::duration::zero());
-  const timespec ts =
-      base::to_timespec(std::chrono::duration_cast<std::chrono::nanoseconds>(left));
-  const int sig = ::sigtimedwait(&set, nullptr, &ts);
-  return sig > 0 ? sig : 0;  // EAGAIN: the deadline; EINTR: look again
-}
 
 const char* signal_name(int sig) {
   switch (sig) {
@@ -35,29 +25,110 @@ const char* signal_name(int sig) {
   }
 }
 
+// The main loop's handler: the signals, the drain's state, and everything else passed on.
+class ShutdownLoop final : public io::Handler {
+ public:
+  ShutdownLoop(io::Loop& loop, io::Handler* other, const ShutdownHooks& hooks,
+               const ShutdownTiming& timing, io::SignalFd& signals)
+      : loop_(loop), other_(other), hooks_(hooks), timing_(timing), signals_(signals) {}
+
+  void start_periodic() {
+    for (const Periodic& p : hooks_.periodic) {
+      schedule(p, io::Clock::now() + p.every);
+    }
+  }
+
+  bool draining() const noexcept { return draining_; }
+  const std::optional<Ending>& ending() const noexcept { return ending_; }
+  bool timed_out() const noexcept { return timed_out_; }
+
+  void on_completion(const io::Completion& c) override {
+    if (c.op != io::Op::ready || c.token.slot != kSignalToken.slot) {
+      if (other_ != nullptr) {
+        other_->on_completion(c);
+      }
+      return;
+    }
+    // Read them all, then watch again (a watch completes once).
+    while (const int sig = signals_.take()) {
+      on_signal(sig);
+    }
+    watch_signals();
+  }
+
+  void watch_signals() { loop_.backend().watch(signals_.fd(), kSignalToken, POLLIN); }
+
+ private:
+  void schedule(const Periodic& p, io::Clock::time_point due) {
+    loop_.add_timer(due, [this, &p, due] {
+      p.run();
+      const auto now = io::Clock::now();
+      const auto next = due + p.every;
+      schedule(p, next > now ? next : now + p.every);
+    });
+  }
+
+  void on_signal(int sig) {
+    if (ending_) {
+      return;
+    }
+    if (sig == SIGHUP) {
+      base::log("SIGHUP received: nothing to reload, still serving");
+    } else if (sig == SIGUSR1) {
+      hooks_.report();
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      if (draining_) {
+        base::log("{} received again: closing {} connection(s) now", signal_name(sig),
+                  hooks_.open_connections());
+        ending_ = Ending::second_signal;
+        return;
+      }
+      base::log("{} received: closing listeners, draining {} connection(s) for up to {}",
+                signal_name(sig), hooks_.open_connections(),
+                base::format_duration(timing_.drain_timeout));
+      hooks_.begin_drain();
+      draining_ = true;
+      loop_.add_timer(io::Clock::now() + timing_.drain_timeout, [this] { timed_out_ = true; });
+    }
+  }
+
+  io::Loop& loop_;
+  io::Handler* other_;
+  const ShutdownHooks& hooks_;
+  const ShutdownTiming& timing_;
+  io::SignalFd& signals_;
+  bool draining_ = false;
+  bool timed_out_ = false;
+  std::optional<Ending> ending_;
+};
+
 }  // namespace
 
-Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timing, std::FILE* out) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
-  bool draining = false;
-  bool announced = false;
-  Clock::time_point drain_deadline{};
-  std::vector<Clock::time_point> due(hooks.periodic.size());
-  const Clock::time_point start = Clock::now();
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    due[i] = start + hooks.periodic[i].every;
+Ending run_until_shutdown(io::Loop& loop, io::Handler* other, const ShutdownHooks& hooks,
+                          const ShutdownTiming& timing, std::FILE* out) {
+  auto signals = io::SignalFd::open({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
+  if (!signals) {
+    throw std::system_error(signals.error(), "cannot set up signal handling");
   }
+  ShutdownLoop control(loop, other, hooks, timing, *signals);
+  control.watch_signals();
+  // Before the descriptor closes, whichever way this returns.
+  struct Unwatch {
+    io::Backend& backend;
+    int fd;
+    ~Unwatch() { backend.forget(fd); }
+  } unwatch{loop.backend(), signals->fd()};
+  control.start_periodic();
+  bool announced = false;
   for (;;) {
-    // The workers' notes carry no data (signals of one kind merge): look at the state itself.
+    // The workers' notes carry no data (wake-ups merge): look at the state itself.
     if (hooks.worker_failed()) {
       return Ending::failed;
     }
-    if (draining) {
+    if (control.ending()) {
+      return *control.ending();
+    }
+    if (control.draining()) {
       if (!announced && hooks.listeners_closed()) {
         fmt::print(
             out, "draining connections={} timeout_ms={}\n", hooks.open_connections(),
@@ -68,41 +139,13 @@ Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timin
       if (hooks.workers_ended()) {
         return Ending::drained;
       }
-    }
-    Clock::time_point wake = draining ? drain_deadline : Clock::time_point::max();
-    for (const auto& d : due) {
-      wake = std::min(wake, d);
-    }
-    const int sig = wait_signal(set, wake);
-    const auto now = Clock::now();
-    for (std::size_t i = 0; i < due.size(); ++i) {
-      if (now >= due[i]) {
-        hooks.periodic[i].run();
-        due[i] += hooks.periodic[i].every;
-        if (due[i] <= now) {
-          due[i] = now + hooks.periodic[i].every;
-        }
+      if (control.timed_out()) {
+        base::log("drain timeout ({}) passed: closing {} connection(s)",
+                  base::format_duration(timing.drain_timeout), hooks.open_connections());
+        return Ending::drain_timeout;
       }
     }
-    if (sig == SIGHUP) {
-      base::log("SIGHUP received: nothing to reload, still serving");
-    } else if (sig == SIGINT || sig == SIGTERM) {
-      if (draining) {
-        base::log("{} received again: closing {} connection(s) now", signal_name(sig),
-                  hooks.open_connections());
-        return Ending::second_signal;
-      }
-      base::log("{} received: closing listeners, draining {} connection(s) for up to {}",
-                signal_name(sig), hooks.open_connections(),
-                base::format_duration(timing.drain_timeout));
-      hooks.begin_drain();
-      draining = true;
-      drain_deadline = now + timing.drain_timeout;
-    } else if (draining && now >= drain_deadline && !hooks.workers_ended()) {
-      base::log("drain timeout ({}) passed: closing {} connection(s)",
-                base::format_duration(timing.drain_timeout), hooks.open_connections());
-      return Ending::drain_timeout;
-    }
+    loop.run_once(control);
   }
 }
 

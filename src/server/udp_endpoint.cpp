@@ -20,12 +20,17 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
     }
   } else if (c.datagram->truncated || c.datagram->peer.port() == 0 ||
              !UdpGuard::is_unicast_exchange(*c.datagram)) {
+    counters.add(c.datagram->truncated            ? Stat::udp_truncated
+                 : c.datagram->peer.port() == 0 ? Stat::udp_denied_port
+                                                : Stat::udp_denied_address);
     counters.add(Stat::udp_dropped);
     return;
   }
   const std::size_t n = service::datagram_reply(mode_, c.data, limit_, scratch);
   if (n > c.data.size()) {
-    counters.add(Stat::udp_dropped);  // unreachable: the service never amplifies
+    // Unreachable: the service never amplifies. Not sent, so counted as a failed send.
+    counters.add(Stat::udp_send_failed);
+    counters.add(Stat::udp_dropped);
     return;
   }
   // Naming the source costs a control message and a route lookup per reply (about 10 % of the
@@ -39,6 +44,7 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
     sent = backend.send_to(fd_.get(), scratch.first(n), to);
   }
   if (sent < 0) {
+    counters.add(Stat::udp_send_failed);
     counters.add(Stat::udp_dropped);
     return;
   }

@@ -13,6 +13,8 @@ Worker::Worker(unsigned id, std::unique_ptr<io::Backend> backend, WorkerSockets 
       loop_(std::move(backend)),
       sockets_(std::move(sockets)),
       scratch_(service::kMaxDatagram + 64),
+      tcp_counters_(sockets_.tcp.size()),
+      udp_counters_(sockets_.udp.size()),
       shared_(std::move(shared)),
       idle_(shared_.idle_timeout) {}
 
@@ -79,7 +81,7 @@ void Worker::close_all() {
     // period owes nothing and has nothing unread: its close is the FIN the quiet period would
     // have ended with. The others lose echo.
     if (draining_ && (s.pending() != 0 || net::unread_bytes(s.fd()) != 0)) {
-      counters_.add(Stat::tcp_drain_cut);
+      tcp_counters_[conns_[slot].listener].add(Stat::tcp_drain_cut);
     }
     finish(slot, TcpSession::Status::done);
   }
@@ -110,7 +112,7 @@ void Worker::sweep_idle() {
   idle_.advance();
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
     if (conns_[slot].session.is_open() && idle_.expired(slot)) {
-      counters_.add(Stat::tcp_idle_closed);
+      tcp_counters_[conns_[slot].listener].add(Stat::tcp_idle_closed);
       shared_.log.note(Guard::tcp_idle_closed);
       finish(slot, TcpSession::Status::done);
     }
@@ -193,23 +195,24 @@ void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
   if (status == TcpSession::Status::open) {
     return;
   }
+  Connection& conn = conns_[slot];
+  Counters& counters = tcp_counters_[conn.listener];
   if (status == TcpSession::Status::failed) {
-    counters_.add(Stat::tcp_resets);
+    counters.add(Stat::tcp_resets);
   }
   // Released before the socket is closed: a client that saw the close may connect again at
   // once, to another worker, and must find its place free.
-  Connection& conn = conns_[slot];
   shared_.limits.release(conn.source);
   --open_;
   conn.session.close(loop_.backend());
   conns_.release(slot);
-  counters_.add(Stat::tcp_closed);
+  counters.add(Stat::tcp_closed);
 }
 
-void Worker::refuse(int fd, Guard why) {
+void Worker::refuse(std::size_t listener, int fd, Guard why) {
   // Refused at once, before a byte is read: a reset, so no echo and no TIME_WAIT kept here.
   net::close_with_reset(fd);
-  counters_.add(counter_of(why));
+  tcp_counters_[listener].add(counter_of(why));
   shared_.log.note(why);
 }
 
@@ -226,7 +229,7 @@ void Worker::on_accept(std::size_t listener, int res) {
     // Out of descriptors or memory. The backend has stopped accepting on this listener; pause
     // briefly instead of spinning, and keep serving the connections we have.
     // The guard log writes at most one line per interval for all of these (guard_log.hpp).
-    counters_.add(Stat::accept_errors);
+    tcp_counters_[listener].add(Stat::accept_errors);
     shared_.log.note_accept_error(-res);
     accept_paused_ = true;
     loop_.add_timer(io::Clock::now() + kAcceptPause, [this, listener] {
@@ -251,14 +254,14 @@ void Worker::on_accept(std::size_t listener, int res) {
     case Admission::admitted:
       break;
     case Admission::over_max_conns:
-      refuse(res, Guard::tcp_refused_max);
+      refuse(listener, res, Guard::tcp_refused_max);
       return;
     case Admission::over_per_ip:
-      refuse(res, Guard::tcp_refused_per_ip);
+      refuse(listener, res, Guard::tcp_refused_per_ip);
       return;
   }
   const io::Token token = conns_.acquire();
-  counters_.add(Stat::tcp_accepted);
+  tcp_counters_[listener].add(Stat::tcp_accepted);
   Connection& conn = conns_[token.slot];
   conn.source = source;
   conn.listener = static_cast<std::uint32_t>(listener);
@@ -276,20 +279,22 @@ void Worker::on_completion(const io::Completion& c) {
       on_accept(c.token.slot, c.res);
       break;
     case io::Op::recv_from:
-      sockets_.udp[WorkerTokens::udp_index(c.token)].on_datagram(backend, c, scratch_, counters_);
+      sockets_.udp[WorkerTokens::udp_index(c.token)].on_datagram(
+          backend, c, scratch_, udp_counters_[WorkerTokens::udp_index(c.token)]);
       break;
     case io::Op::recv:
       // A completion for a connection already closed is stale: find() drops it.
       if (Connection* conn = conns_.find(c.token)) {
         note_progress(c.token.slot);
         finish(c.token.slot,
-               conn->session.on_recv(backend, c, sockets_.tcp[conn->listener].service, counters_));
+               conn->session.on_recv(backend, c, sockets_.tcp[conn->listener].service,
+                                                  tcp_counters_[conn->listener]));
       }
       break;
     case io::Op::send:
       if (Connection* conn = conns_.find(c.token)) {
         note_progress(c.token.slot);
-        finish(c.token.slot, conn->session.on_send(backend, c, counters_));
+        finish(c.token.slot, conn->session.on_send(backend, c, tcp_counters_[conn->listener]));
       }
       break;
     case io::Op::connect:

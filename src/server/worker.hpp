@@ -102,8 +102,13 @@ class Worker final : private io::Handler {
     test_stall_length_ = length;
   }
 
-  const Counters& counters() const noexcept { return counters_; }
+  // The counters of the i-th TCP listener (WorkerSockets::tcp) and of the i-th UDP endpoint, in
+  // this worker. Any thread may read them.
+  const Counters& tcp_counters(std::size_t i) const noexcept { return tcp_counters_[i]; }
+  const Counters& udp_counters(std::size_t i) const noexcept { return udp_counters_[i]; }
   unsigned id() const noexcept { return id_; }
+  // Thread-safe: what the worker's backend counted (io_uring's buffer exhaustions, re-arms).
+  io::BackendStats backend_stats() const noexcept { return loop_.backend().stats(); }
 
  private:
   static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
@@ -120,7 +125,7 @@ class Worker final : private io::Handler {
   void close_all();
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
-  void refuse(int fd, Guard why);  // and counts it in counter_of(why)
+  void refuse(std::size_t listener, int fd, Guard why);  // and counts it in counter_of(why)
   void finish(std::uint32_t slot, TcpSession::Status status);
   // A connection: its session, whom it counts against, and the listener that accepted it.
   struct Connection {
@@ -152,7 +157,8 @@ class Worker final : private io::Handler {
   WorkerSockets sockets_;
   io::SlotTable<Connection> conns_{WorkerTokens::kUdpBase};
   std::vector<std::byte> scratch_;         // one datagram reply
-  Counters counters_;
+  std::vector<Counters> tcp_counters_;  // per TCP listener, in sockets_.tcp's order
+  std::vector<Counters> udp_counters_;  // per UDP endpoint, in sockets_.udp's order
   std::atomic<bool> stopping_{false};
   bool accept_paused_ = false;
   WorkerShared shared_;

@@ -342,7 +342,7 @@ Server::Server(const std::vector<std::string>& args, const Process::Options& opt
 
 Server::Server(Process proc) : proc_(std::move(proc)) {
   static const std::regex kLine(
-      R"(listening proto=(tcp|udp) host=(\S+) port=(\d+) mode=(\w+))");
+      R"(listening proto=(tcp|udp|http) host=(\S+) port=(\d+) mode=(\w+))");
   for (;;) {
     auto line = proc_.read_line(10s);
     if (!line) {

@@ -51,7 +51,7 @@ std::string netecho_bin();
 bool have_command(const std::string& name);
 
 struct Listener {
-  std::string proto;  // tcp | udp
+  std::string proto;  // tcp | udp | http (the metrics listener)
   std::string host;
   std::uint16_t port = 0;
   std::string mode;   // echo | reverse | once

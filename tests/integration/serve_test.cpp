@@ -376,6 +376,31 @@ TEST_P(ServeTest, SighupDoesNotStopTheServer) {
   EXPECT_EQ(server.stop(SIGTERM), 0) << server.process().stderr_text();
 }
 
+TEST_P(ServeTest, Sigusr1PrintsTheCountersSoFarAndServingGoesOn) {
+  Server server = start_server({"--tcp", "127.0.0.1:0"});
+  const Bytes data = random_bytes(64 * 1024, 11);
+  {
+    auto client = Socket::tcp("127.0.0.1", server.port("tcp"));
+    ASSERT_EQ(client.echo_exchange(data, {4096}), data);
+  }
+  ASSERT_EQ(::kill(server.process().pid(), SIGUSR1), 0);
+  // The line has no other sign of being written: look at stderr, bounded, pausing on the process.
+  std::string err;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
+  while ((err = server.process().stderr_text()).find("counters: ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_FALSE(server.process().exits_within(20ms)) << err;
+  }
+  const auto at = err.find("netecho: counters: ");
+  ASSERT_NE(at, std::string::npos) << err;
+  const std::string line = err.substr(at, err.find('\n', at) - at);
+  EXPECT_NE(line.find(" tcp_accepted=1 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" tcp_bytes_in=65536 "), std::string::npos) << line;
+  auto after = Socket::tcp("127.0.0.1", server.port("tcp"));
+  EXPECT_EQ(after.echo_exchange(data, {4096}), data);
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.process().stderr_text();
+}
+
 void expect_threads_share_the_work(Server& server, unsigned threads) {
   EXPECT_NE(server.ready_line().find("threads=" + std::to_string(threads)), std::string::npos)
       << server.ready_line();

@@ -85,6 +85,30 @@ TEST(BenchReport, TextReportNamesErrors) {
   EXPECT_NE(text.find("connection 0: byte 3 differs"), std::string::npos) << text;
 }
 
+std::string text_report(const BenchResult& r) {
+  char* buf = nullptr;
+  std::size_t len = 0;
+  std::FILE* f = open_memstream(&buf, &len);
+  print_report(r, f);
+  std::fclose(f);
+  std::string text(buf, len);
+  std::free(buf);
+  return text;
+}
+
+TEST(BenchReport, IoUringBufferExhaustionsAreOneLineWarnedOnlyWhenTheyReachTheTail) {
+  BenchResult r = sample_result();
+  EXPECT_EQ(text_report(r).find("io_uring"), std::string::npos);  // epoll: no such figure
+  r.backend = "io_uring";
+  r.buffer_exhaustions = 99;  // fewer than 1 per 100 of the 10,004 messages
+  std::string text = text_report(r);
+  EXPECT_NE(text.find("  io_uring  receive buffers ran out 99 times\n"), std::string::npos)
+      << text;
+  r.buffer_exhaustions = 101;
+  text = text_report(r);
+  EXPECT_NE(text.find("ran out 101 times: warning"), std::string::npos) << text;
+}
+
 TEST(BenchReport, JsonHoldsTheFigures) {
   BenchResult r = sample_result();
   r.options.rate = 5000;

@@ -38,8 +38,35 @@ TEST(CounterTable, TheExitSummaryFollowsTheTableOrder) {
             "accept_errors=0 udp_in=0 udp_out=0 udp_bytes_in=0 udp_bytes_out=0 udp_dropped=0 "
             "tcp_refused_max=0 tcp_refused_per_ip=0 tcp_idle_closed=0 tcp_drain_cut=0 "
             "udp_truncated=0 udp_denied_port=0 udp_denied_self=0 udp_denied_address=0 "
-            "udp_rate_limited=2");
+            "udp_rate_limited=2 udp_send_failed=0");
 }
+
+// The export rules is_export_table() holds kStats to, each broken once.
+using server::Export;
+using server::Stat;
+using server::StatRow;
+constexpr std::array<StatRow, 3> kReasons{{
+    {Stat::udp_dropped, "d", "h", "f_total", {}, Export::reasons_total},
+    {Stat::udp_truncated, "t", "h", "f_total", "truncated", Export::series, "by reason"},
+    {Stat::udp_rate_limited, "r", "h", "f_total", "rate_limited"},
+}};
+constexpr std::array<StatRow, 2> kReasonMissing{{
+    {Stat::udp_truncated, "t", "h", "f_total", "truncated", Export::series, "by reason"},
+    {Stat::udp_rate_limited, "r", "h", "f_total"},
+}};
+constexpr std::array<StatRow, 2> kFamilyHelpMissing{{
+    {Stat::udp_truncated, "t", "h", "f_total", "truncated"},
+    {Stat::udp_rate_limited, "r", "h", "f_total", "rate_limited"},
+}};
+constexpr std::array<StatRow, 1> kTotalWithoutReasons{{
+    {Stat::udp_dropped, "d", "h", "f_total", {}, Export::reasons_total},
+}};
+constexpr std::array<StatRow, 1> kNoFamily{{{Stat::udp_dropped, "d", "h", {}}}};
+static_assert(server::is_export_table(kReasons));
+static_assert(!server::is_export_table(kReasonMissing));
+static_assert(!server::is_export_table(kFamilyHelpMissing));
+static_assert(!server::is_export_table(kTotalWithoutReasons));
+static_assert(!server::is_export_table(kNoFamily));
 
 TEST(CounterTable, EachGuardIsNamedAfterItsCounter) {
   for (const auto& g : server::kGuards) {

@@ -309,6 +309,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
       r.address = ctx.first_address;
     }
     const WorkerStats& st = w->stats();
+    r.buffer_exhaustions += w->backend_stats().buffer_exhaustions;
     r.bytes_sent += st.bytes_sent.get();
     r.bytes_received += st.bytes_received.get();
     for (std::size_t k = 0; k < kErrorKinds; ++k) {

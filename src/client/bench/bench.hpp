@@ -89,6 +89,8 @@ struct BenchResult {
 
   double cpu_user_s = 0;  // bench's CPU time from the start of sending to the end of the drain
   double cpu_system_s = 0;
+  // io_uring: times a connection's receives found the buffer ring empty (io/backend.hpp).
+  std::uint64_t buffer_exhaustions = 0;
 
   std::uint64_t error_total() const noexcept;
   double messages_per_second() const noexcept;

@@ -159,6 +159,16 @@ void print_report(const BenchResult& r, std::FILE* out) {
   }
   s += fmt::format("  CPU       {:.2f} s user, {:.2f} s system: {:.2f} us per message\n",
                    r.cpu_user_s, r.cpu_system_s, r.cpu_per_message_us());
+  if (r.backend == "io_uring") {
+    // An exhaustion delays one connection's receive by a loop turn (the data waits in the
+    // socket until the re-arm). It means something for the figures above only when it is
+    // frequent enough to reach the tail: at least one per hundred messages can move p99.
+    const bool tail =
+        r.buffer_exhaustions != 0 && r.buffer_exhaustions * 100 >= r.messages_received;
+    s += fmt::format("  io_uring  receive buffers ran out {}{}\n",
+                     plural(r.buffer_exhaustions, "time", "times"),
+                     tail ? ": warning, often enough to delay the latency tail" : "");
+  }
   if (r.options.target.transport == net::Transport::udp) {
     s += fmt::format("  UDP       {} reordered, {} late\n", group_digits(r.reordered),
                      group_digits(r.late));

@@ -66,6 +66,7 @@ class BenchWorker final : private io::Handler {
   void wake() noexcept { loop_.backend().wake(); }
 
   const WorkerStats& stats() const noexcept { return stats_; }
+  io::BackendStats backend_stats() const noexcept { return loop_.backend().stats(); }
   // Valid once run() returned.
   const FlowContext& context() const noexcept { return ctx_; }
   bool interrupted() const noexcept { return interrupted_; }

@@ -91,13 +91,13 @@ UringBackend::UringBackend(const BackendOptions& options)
 }
 
 UringBackend::~UringBackend() {
-  // Then ring_ goes first (declared last): its teardown cancels every request (and closes the
+  // ring_ goes first (declared last): its teardown cancels every request (and closes the
   // descriptors of connections accepted for a listener that is gone); only then is the buffer
   // memory unmapped.
-  if (exhaustions_ != 0) {
-    base::log("io_uring: the receive buffers ran out {} time(s); the receives were re-armed",
-              exhaustions_);
-  }
+}
+
+BackendStats UringBackend::stats() const noexcept {
+  return {exhaustions_.get(), rearms_.get()};
 }
 
 UringBackend::Pool* UringBackend::pool_of(Kind kind) noexcept {

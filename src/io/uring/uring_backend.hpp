@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/counter.hpp"
 #include "io/backend.hpp"
 #include "io/probe.hpp"
 #include "io/slot_table.hpp"
@@ -72,6 +73,7 @@ class UringBackend final : public Backend {
   long send_to(int fd, std::span<const std::byte> data, const net::Datagram& to) noexcept override;
   void forget(int fd) override;
   int poll(Handler& handler, std::chrono::nanoseconds timeout) override;
+  BackendStats stats() const noexcept override;
   void wake() noexcept override;
   void quiesce() noexcept override;
 
@@ -206,7 +208,8 @@ class UringBackend final : public Backend {
   Delivering delivering_;
   std::vector<Orphan> orphans_;
   std::chrono::steady_clock::time_point last_completion_{};  // for the idle trim
-  std::uint64_t exhaustions_ = 0;  // receives ended by ENOBUFS (and armed again)
+  base::Counter exhaustions_;  // receives ended by ENOBUFS (and armed again)
+  base::Counter rearms_;       // multishot reads ended by the kernel and armed again
   std::uint64_t in_flight_ = 0;    // requests submitted whose last completion has not come
   // Declared last, so destroyed first: its teardown cancels every request before the buffer
   // rings above are unmapped (they see the ring gone and do not unregister).

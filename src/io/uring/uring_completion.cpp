@@ -99,6 +99,7 @@ void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
     ch.armed = Kind::wake;
     ch.cancelling = false;
     if (ch.want != Read::none) {
+      rearms_.add();
       mark_dirty(slot);
     }
   }
@@ -109,7 +110,7 @@ void UringBackend::on_read(Handler& handler, Kind kind, std::uint32_t slot,
     // waits in the socket for the re-arm). No data; a buffer, should one come, goes back.
     // (An accept's ENOBUFS is the kernel short of memory, not a ring: it goes to the owner.)
     if (res == -ENOBUFS) {
-      ++exhaustions_;
+      exhaustions_.add();
       pool->bufs->ran_dry();  // the next commit publishes more, if any are left
     }
     recycle(kind, cqe);
