@@ -196,6 +196,16 @@ class Socket {
   int fd_ = -1;
 };
 
+// One HTTP/1.0 GET (so the answer is never chunked, and the server closes after it): the
+// status (0 when no status line came), the head and the body. Throws when it cannot connect.
+struct HttpReply {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+HttpReply http_get(const std::string& host, std::uint16_t port, const std::string& path,
+                   std::chrono::milliseconds timeout = 10s);
+
 // Number of lines in text (a last line without '\n' counts too).
 std::size_t line_count(std::string_view text);
 
