@@ -147,9 +147,12 @@ TEST_P(Metrics, KnownTrafficIsCountedExactlyPerListener) {
     ASSERT_EQ(client.udp_roundtrip(datagram), datagram);
   }
 
+  // io_uring counts a send at its completion, which may come after the client has the bytes.
   const auto m = scrape_until(server, [&](const auto& s) {
-    const auto it = s.find(series("netecho_udp_datagrams_received_total", udp, "echo"));
-    return it != s.end() && it->second == 6;
+    const auto udp_in = s.find(series("netecho_udp_datagrams_received_total", udp, "echo"));
+    const auto tcp_out = s.find(series("netecho_tcp_sent_bytes_total", tcp, "echo"));
+    return udp_in != s.end() && udp_in->second == 6 && tcp_out != s.end() &&
+           tcp_out->second == static_cast<double>(tcp_bytes);
   });
   const auto at = [&m](const std::string& key) {
     const auto it = m.find(key);
