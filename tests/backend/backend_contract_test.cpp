@@ -503,6 +503,20 @@ TEST_P(Contract, WakeFromAnotherThreadEndsAPollWithoutTimeout) {
   EXPECT_LT(Clock::now() - start, 10s);
 }
 
+// A UDP socket bound to 127.0.0.1 and an ephemeral port; blocking unless told otherwise.
+net::Fd udp_socket(sockaddr_in& addr, bool nonblocking) {
+  net::Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0));
+  addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (!fd || ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error(std::string("udp socket: ") + std::strerror(errno));
+  }
+  return fd;
+}
+
 TEST_P(Contract, RecvFromDeliversEachDatagramWithItsSourceAndSendToAnswersIt) {
   auto backend = make();
   sockaddr_in served_addr{};

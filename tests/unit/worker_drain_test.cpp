@@ -93,8 +93,8 @@ class Drain : public ::testing::Test {
     };
     worker.run();
     closed_in_the_end_ = forgotten(*fake_);
-    drain_cut_ = worker.counters().get(Stat::tcp_drain_cut);
-    closed_ = worker.counters().get(Stat::tcp_closed);
+    drain_cut_ = worker.tcp_counters(0).get(Stat::tcp_drain_cut);
+    closed_ = worker.tcp_counters(0).get(Stat::tcp_closed);
   }
 
   bool forgotten(const FakeBackend& b) const {
