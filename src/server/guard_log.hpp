@@ -7,8 +7,9 @@
 // add in the common case. The first event after a quiet spell is logged at once (so an operator
 // sees an attack start); after that, the counts are written by flush(), which the server's main
 // thread calls every interval, as one line with the count of each kind since the line before:
-//   netecho: refused or dropped in the last 10 s: tcp_refused_per_ip=12 udp_rate_limited=9000
-// The per-worker Counters remain the exact totals; this is only the operator's summary.
+//   netecho: refused or dropped in_last="10 s" tcp_refused_per_ip=12 udp_rate_limited=9000
+// (a warning). The per-worker Counters remain the exact totals; this is only the operator's
+// summary.
 
 #include <array>
 #include <atomic>

@@ -30,7 +30,8 @@ std::string mode_name(const ListenerSpec& spec) {
 void raise_open_file_limit() {
   const base::FileLimit lim = base::raise_open_file_limit();
   if (lim.after != lim.before) {
-    base::log("open files limit raised from {} to {}", lim.before, lim.after);
+    base::log_event(base::Level::info, "open files limit raised",
+                    {{"before", lim.before}, {"after", lim.after}});
   }
 }
 
@@ -91,14 +92,20 @@ void Server::setup_guards() {
   const auto off_or = [](auto value, const std::string& text) {
     return value == 0 ? std::string("off") : text;
   };
-  base::log(
-      "guards: max-conns {} (open files {}), max-conns-per-ip {}, idle-timeout {}, "
-      "drain-timeout {}, udp-deny-ports {}, udp-rate {}, udp-buffer {} bytes",
-      max_conns, files, off_or(config_.max_conns_per_ip, std::to_string(config_.max_conns_per_ip)),
-      off_or(config_.idle_timeout.count(), base::format_duration(config_.idle_timeout)),
-      base::format_duration(config_.drain_timeout), u.deny_ports.to_string(),
-      off_or(u.rate, fmt::format("{}/s burst {}", u.rate, u.burst != 0 ? u.burst : u.rate)),
-      u.buffer);
+  // Named as the options are, so that the line reads as the command line that would give it.
+  base::log_event(
+      base::Level::info, "guards",
+      {{"max_conns", max_conns},
+       {"open_files", files},
+       {"max_conns_per_ip",
+        off_or(config_.max_conns_per_ip, std::to_string(config_.max_conns_per_ip))},
+       {"idle_timeout",
+        off_or(config_.idle_timeout.count(), base::format_duration(config_.idle_timeout))},
+       {"drain_timeout", base::format_duration(config_.drain_timeout)},
+       {"udp_deny_ports", u.deny_ports.to_string()},
+       {"udp_rate", off_or(u.rate, fmt::format("{}/s", u.rate))},
+       {"udp_burst", u.burst != 0 ? u.burst : u.rate},
+       {"udp_buffer", u.buffer}});
 }
 
 WorkerShared Server::worker_shared() {
@@ -146,7 +153,7 @@ int Server::run(std::FILE* out) {
       try {
         worker->run();
       } catch (const std::exception& e) {
-        base::log("worker failed: {}", e.what());
+        base::log_event(base::Level::error, "worker failed", {{"error", e.what()}});
         failed.store(true);
       }
       worker->heartbeat().retire();  // ended, not stuck: the others' pings go on
@@ -154,8 +161,10 @@ int Server::run(std::FILE* out) {
       ::pthread_kill(main_thread, SIGUSR1);
     });
   }
-  base::log("serving with {} worker thread(s) on the {} backend ({})", workers_.size(),
-            io::to_string(backend_.kind), backend_.reason);
+  base::log_event(base::Level::info, "serving",
+                  {{"threads", workers_.size()},
+                   {"backend", io::to_string(backend_.kind)},
+                   {"backend_reason", backend_.reason}});
   fmt::print(out, "ready backend={} threads={}\n", io::to_string(backend_.kind), workers_.size());
   std::fflush(out);
   supervisor.ready(bound_.size(), limits_->open());
@@ -201,7 +210,7 @@ int Server::run(std::FILE* out) {
   }
   guard_log_.flush();
   const CounterTotals t = totals();
-  base::log("stopped: {}", t.to_string());
+  base::log_event(base::Level::info, "stopped", t.fields());
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
 }

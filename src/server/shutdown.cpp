@@ -88,19 +88,23 @@ Ending wait_for_shutdown(const ShutdownHooks& hooks, const ShutdownTiming& timin
       base::log("SIGHUP received: nothing to reload, still serving");
     } else if (sig == SIGINT || sig == SIGTERM) {
       if (draining) {
-        base::log("{} received again: closing {} connection(s) now", signal_name(sig),
-                  hooks.open_connections());
+        base::log_event(base::Level::warn,
+                        fmt::format("{} received again: closing the connections now",
+                                    signal_name(sig)),
+                        {{"connections", hooks.open_connections()}});
         return Ending::second_signal;
       }
-      base::log("{} received: closing listeners, draining {} connection(s) for up to {}",
-                signal_name(sig), hooks.open_connections(),
-                base::format_duration(timing.drain_timeout));
+      base::log_event(base::Level::info,
+                      fmt::format("{} received: closing listeners, draining", signal_name(sig)),
+                      {{"connections", hooks.open_connections()},
+                       {"drain_timeout", base::format_duration(timing.drain_timeout)}});
       hooks.begin_drain();
       draining = true;
       drain_deadline = now + timing.drain_timeout;
     } else if (draining && now >= drain_deadline && !hooks.workers_ended()) {
-      base::log("drain timeout ({}) passed: closing {} connection(s)",
-                base::format_duration(timing.drain_timeout), hooks.open_connections());
+      base::log_event(base::Level::warn, "drain timeout passed: closing the connections",
+                      {{"drain_timeout", base::format_duration(timing.drain_timeout)},
+                       {"connections", hooks.open_connections()}});
       return Ending::drain_timeout;
     }
   }
