@@ -37,6 +37,18 @@ void GuardLog::flush() noexcept {
   write_pending(Clock::now());
 }
 
+bool GuardLog::detail_due(Guard g) noexcept {
+  if (!base::enabled(base::Level::debug)) {
+    return false;
+  }
+  auto& next = next_detail_[static_cast<std::size_t>(g)];
+  const std::int64_t now = Clock::now().time_since_epoch().count();
+  std::int64_t due = next.load(std::memory_order_relaxed);
+  // Of the threads that find it due, one wins the exchange and writes the line.
+  return now >= due && next.compare_exchange_strong(due, now + interval_.count(),
+                                                    std::memory_order_relaxed);
+}
+
 void GuardLog::write_pending(Clock::time_point now) noexcept try {
   std::vector<base::LogField> fields;
   const std::string since = base::format_duration(now - last_line_);

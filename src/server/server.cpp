@@ -27,6 +27,11 @@ std::string mode_name(const ListenerSpec& spec) {
   return spec.datagram_mode == service::DatagramMode::reverse ? "reverse" : "echo";
 }
 
+// How the log names a listener: "tcp://127.0.0.1:7", as a client tool's target is written.
+std::string listener_name(const BoundListener& b) {
+  return fmt::format("{}://{}", net::to_string(b.spec.transport), b.addr.to_string());
+}
+
 void raise_open_file_limit() {
   const base::FileLimit lim = base::raise_open_file_limit();
   if (lim.after != lim.before) {
@@ -60,10 +65,11 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed) : c
     for (auto& b : bound_) {
       net::Fd fd = std::move(b.per_worker[w]);
       if (b.spec.transport == net::Transport::tcp) {
-        sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed});
+        sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed,
+                               listener_name(b)});
       } else {
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
-                                 udp_guard_.get(), b.addr.is_wildcard());
+                                 udp_guard_.get(), b.addr.is_wildcard(), listener_name(b));
       }
     }
     workers_.push_back(std::make_unique<Worker>(
