@@ -42,7 +42,9 @@ bool GuardLog::detail_due(Guard g) noexcept {
     return false;
   }
   auto& next = next_detail_[static_cast<std::size_t>(g)];
-  const std::int64_t now = Clock::now().time_since_epoch().count();
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count();
   std::int64_t due = next.load(std::memory_order_relaxed);
   // Of the threads that find it due, one wins the exchange and writes the line.
   return now >= due && next.compare_exchange_strong(due, now + interval_.count(),

@@ -101,7 +101,7 @@ class GuardLog {
   std::array<std::atomic<std::uint64_t>, kGuardKinds> pending_{};
   std::atomic<bool> quiet_{true};  // nothing noted since a flush found nothing to write
   std::atomic<int> last_errno_{0};
-  // Per kind: when (Clock ticks) the next detailed debug line may be written.
+  // Per kind: when (Clock's nanoseconds) the next detailed debug line may be written.
   std::array<std::atomic<std::int64_t>, kGuardKinds> next_detail_{};
   std::mutex mutex_;               // one writer at a time; guards the fields below
   Clock::time_point last_line_{};  // when the last line was written
