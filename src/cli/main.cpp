@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "base/log.hpp"
 #include "base/system.hpp"
 #include "cli/app.hpp"
 #include "cli/env.hpp"
@@ -68,10 +69,12 @@ int main(int argc, char** argv) {
       return cli::run_bench(args.bench);
     }
   } catch (const net::ConfigError& e) {
-    fmt::print(stderr, "netecho: {}\n", env_named(e.what()));
+    // Through the log, so that serve's failures come in its --log-format; before the log is
+    // configured (bad options, the client tools) it writes a plain "netecho: ..." line.
+    base::log_event(base::Level::error, env_named(e.what()));
     return e.exit_code();
   } catch (const std::exception& e) {
-    fmt::print(stderr, "netecho: {}\n", e.what());
+    base::log_event(base::Level::error, e.what());
     return net::kExitFailure;
   }
   return net::kExitUsage;

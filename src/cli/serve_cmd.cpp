@@ -17,7 +17,10 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
       "both defaults.\n\nAddresses: HOST:PORT, [IPV6]:PORT, a host name; port 0 picks a free "
       "port.\nOn start, one line per listener is printed on stdout:\n"
       "  listening proto=tcp host=127.0.0.1 port=41234 mode=echo\n"
-      "then 'ready backend=... threads=N'. Logs go to stderr.\n"
+      "then 'ready backend=... threads=N'. Logs go to stderr: one line per event, as text\n"
+      "(time, level, 'netecho: message', then key=value fields) or JSON (--log-format);\n"
+      "under systemd, when stderr is the journal (JOURNAL_STREAM), text lines carry no time:\n"
+      "the journal stamps them. docs/OPERATIONS.md lists the events.\n"
       "SIGINT or SIGTERM: close the listeners, finish the echo in flight, exit 0 (exit 1 when\n"
       "--drain-timeout had to cut connections); a second signal stops at once. SIGHUP is\n"
       "logged and ignored. Exit 2: bad usage; 1: run-time failure. docs/SECURITY.md describes\n"
@@ -103,6 +106,22 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "serve Prometheus metrics (GET /metrics), /healthz and /readyz over HTTP on "
                   "this address, off the echo path")
       ->type_name("HOST:PORT");
+  cmd->add_option("--log-format", args.log_format,
+                  "stderr log: text lines (time, level, message, key=value fields) or one JSON "
+                  "object per line")
+      ->type_name("text|json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", args.log_level,
+                  "the least severe events logged: error, warn, info or debug (each connection "
+                  "and guard event)")
+      ->type_name("error|warn|info|debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+  cmd->add_flag("-v,--verbose", args.verbose,
+                "--log-level debug, and wins over it: log each TCP connection's open and "
+                "close (peer, bytes, duration, why) and guard events (at most one line per "
+                "kind per 10 s)");
   cmd->add_option("--user", args.user,
                   "once the listeners are bound, drop to this user (needs root; groups, gid, "
                   "uid, then checked)")
@@ -159,6 +178,26 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   return config;
 }
 
+base::LogConfig make_log_config(const ServeArgs& args) {
+  base::LogConfig log;
+  // The option checks have refused anything else already; these throws are a second line.
+  const auto format = base::parse_log_format(args.log_format);
+  if (!format) {
+    throw net::ConfigError(fmt::format("--log-format: unknown format '{}'", args.log_format),
+                           net::kExitUsage);
+  }
+  const auto level = base::parse_level(args.log_level);
+  if (!level) {
+    throw net::ConfigError(fmt::format("--log-level: unknown level '{}'", args.log_level),
+                           net::kExitUsage);
+  }
+  log.format = *format;
+  log.level = args.verbose ? base::Level::debug : *level;
+  // The journal stamps each line itself (systemd.exec(5), JOURNAL_STREAM).
+  log.timestamps = !base::stderr_is_journal();
+  return log;
+}
+
 int run_serve(const ServeArgs& args) {
   if (args.list_backends) {
     for (const auto& b : io::probe_backends()) {
@@ -168,6 +207,8 @@ int run_serve(const ServeArgs& args) {
     return 0;
   }
   server::ServerConfig config = make_serve_config(args);
+  // From here on, while this is the only thread, every line on stderr is a log event.
+  base::configure_log(make_log_config(args));
   if (!args.user.empty()) {
     config.user = server::lookup_user(args.user);  // before anything is bound
   }

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/log.hpp"
 #include "server/config.hpp"
 
 namespace netecho::cli {
@@ -35,6 +36,10 @@ struct ServeArgs {
   std::string user;
   std::string metrics;  // --metrics HOST:PORT; empty: no metrics listener
   std::string test_stall_worker;  // hidden, tests only: "AFTER,LENGTH" (config.hpp TestStall)
+  // The log (stderr): base/log.hpp.
+  std::string log_format = "text";
+  std::string log_level = "info";
+  bool verbose = false;  // -v: --log-level debug
 };
 
 CLI::App* register_serve(CLI::App& app, ServeArgs& args);
@@ -45,5 +50,8 @@ int run_serve(const ServeArgs& args);
 // throws net::ConfigError (exit 2) naming the first bad option. --user is looked up by
 // run_serve().
 server::ServerConfig make_serve_config(const ServeArgs& args);
+// The log's configuration the options ask for (and the environment: the journal); throws
+// net::ConfigError (exit 2) for a bad value.
+base::LogConfig make_log_config(const ServeArgs& args);
 
 }  // namespace netecho::cli

@@ -18,4 +18,13 @@ std::string CounterTotals::to_string() const {
   return s;
 }
 
+std::vector<base::LogField> CounterTotals::fields() const {
+  std::vector<base::LogField> f;
+  f.reserve(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    f.emplace_back(kStats[i].name, values[i]);
+  }
+  return f;
+}
+
 }  // namespace netecho::server

@@ -11,8 +11,10 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/counter.hpp"
+#include "base/log.hpp"
 
 namespace netecho::server {
 
@@ -157,6 +159,7 @@ struct CounterTotals {
   std::uint64_t operator[](Stat s) const noexcept { return values[base::index_of(s)]; }
   void add(const Counters& c) noexcept;
   std::string to_string() const;  // "key=value ..." on one line, in kStats's order
+  std::vector<base::LogField> fields() const;  // the same, as log fields
 };
 
 }  // namespace netecho::server

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <system_error>
+#include <vector>
 
 #include "base/duration.hpp"
 #include "base/log.hpp"
@@ -36,32 +37,49 @@ void GuardLog::flush() noexcept {
   write_pending(Clock::now());
 }
 
-void GuardLog::write_pending(Clock::time_point now) noexcept {
-  std::string line;
+bool GuardLog::detail_due(Guard g) noexcept {
+  if (!base::enabled(base::Level::debug)) {
+    return false;
+  }
+  auto& next = next_detail_[static_cast<std::size_t>(g)];
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count();
+  std::int64_t due = next.load(std::memory_order_relaxed);
+  // Of the threads that find it due, one wins the exchange and writes the line.
+  return now >= due && next.compare_exchange_strong(due, now + interval_.count(),
+                                                    std::memory_order_relaxed);
+}
+
+void GuardLog::write_pending(Clock::time_point now) noexcept try {
+  std::vector<base::LogField> fields;
+  const std::string since = base::format_duration(now - last_line_);
+  if (wrote_any_) {
+    fields.emplace_back("in_last", since);
+  }
+  std::string accept_error;
   for (std::size_t i = 0; i < kGuardKinds; ++i) {
     const std::uint64_t n = pending_[i].exchange(0, std::memory_order_relaxed);
     if (n == 0) {
       continue;
     }
-    line += fmt::format(" {}={}", to_string(static_cast<Guard>(i)), n);
+    fields.emplace_back(to_string(static_cast<Guard>(i)), n);
     if (static_cast<Guard>(i) == Guard::accept_errors) {
-      line += fmt::format(
-          " ({})", std::system_category().message(last_errno_.load(std::memory_order_relaxed)));
+      accept_error =
+          std::system_category().message(last_errno_.load(std::memory_order_relaxed));
+      fields.emplace_back("accept_error", accept_error);
     }
   }
-  if (line.empty()) {
+  if (fields.size() == (wrote_any_ ? 1u : 0u)) {
     // Nothing since the last line: the next event is the start of a new spell.
     quiet_.store(true, std::memory_order_relaxed);
     return;
   }
-  if (wrote_any_) {
-    base::log("refused or dropped in the last {}:{}", base::format_duration(now - last_line_),
-              line);
-  } else {
-    base::log("refused or dropped:{}", line);
-  }
+  base::log_event(base::Level::warn, "refused or dropped", fields);
   last_line_ = now;
   wrote_any_ = true;
+} catch (...) {
+  // Out of memory: this line is lost; the counters keep the exact totals.
 }
 
 }  // namespace netecho::server

@@ -7,8 +7,14 @@
 // add in the common case. The first event after a quiet spell is logged at once (so an operator
 // sees an attack start); after that, the counts are written by flush(), which the server's main
 // thread calls every interval, as one line with the count of each kind since the line before:
-//   netecho: refused or dropped in the last 10 s: tcp_refused_per_ip=12 udp_rate_limited=9000
-// The per-worker Counters remain the exact totals; this is only the operator's summary.
+//   netecho: refused or dropped in_last="10 s" tcp_refused_per_ip=12 udp_rate_limited=9000
+// (a warning). The per-worker Counters remain the exact totals; this is only the operator's
+// summary.
+//
+// At debug level (serve -v), an event may also get a line of its own, with its details (the
+// peer, the listener): detail_due() allows one per kind per interval, however many events there
+// are, so that a flood of refusals or drops still costs a bounded number of lines. The summary
+// counts them all, detailed or not.
 
 #include <array>
 #include <atomic>
@@ -76,6 +82,9 @@ class GuardLog {
 
   // Thread-safe; never blocks (a flush in progress elsewhere is not waited for).
   void note(Guard g) noexcept;
+  // Whether this event of kind g gets a debug line of its own: false below debug level (one
+  // relaxed load), else true for the first event of the kind in each interval. Thread-safe.
+  bool detail_due(Guard g) noexcept;
   // note(Guard::accept_errors), remembering err (an errno) for the line.
   void note_accept_error(int err) noexcept;
 
@@ -92,6 +101,8 @@ class GuardLog {
   std::array<std::atomic<std::uint64_t>, kGuardKinds> pending_{};
   std::atomic<bool> quiet_{true};  // nothing noted since a flush found nothing to write
   std::atomic<int> last_errno_{0};
+  // Per kind: when (Clock's nanoseconds) the next detailed debug line may be written.
+  std::array<std::atomic<std::int64_t>, kGuardKinds> next_detail_{};
   std::mutex mutex_;               // one writer at a time; guards the fields below
   Clock::time_point last_line_{};  // when the last line was written
   bool wrote_any_ = false;         // whether there was a last line

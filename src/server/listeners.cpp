@@ -47,7 +47,7 @@ void wait_until_free(const ListenerSpec& spec, const net::SockAddr& addr) {
       break;
     }
     if (!said) {
-      base::log("{}: in use by a socket that no running process{} holds (the kernel is still "
+      base::warn("{}: in use by a socket that no running process{} holds (the kernel is still "
                 "releasing the sockets of a process that has exited); retrying for up to {}",
                 describe(spec.transport, addr), holders.some_unreadable ? " this user can see" : "",
                 base::format_duration(kHeldPortWait));

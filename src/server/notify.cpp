@@ -121,13 +121,13 @@ Notifier Notifier::from_environment() {
   }
   auto parsed = parse_notify_socket(*socket_name);
   if (const auto* err = std::get_if<std::string>(&parsed)) {
-    base::log("NOTIFY_SOCKET='{}' ignored: {}; the service manager will not be notified",
+    base::warn("NOTIFY_SOCKET='{}' ignored: {}; the service manager will not be notified",
               *socket_name, *err);
     return n;
   }
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    base::log("cannot notify the service manager at {}: socket: {}", *socket_name,
+    base::warn("cannot notify the service manager at {}: socket: {}", *socket_name,
               net::errno_code().message());
     return n;
   }
@@ -168,7 +168,7 @@ void Notifier::send(std::string_view state) noexcept {
   } while (sent < 0 && errno == EINTR);
   if (sent < 0 && !failure_logged_) {
     failure_logged_ = true;
-    base::log("cannot notify the service manager at {}: {} (serving on; later failures are not "
+    base::warn("cannot notify the service manager at {}: {} (serving on; later failures are not "
               "logged)",
               name_, net::errno_code().message());
   }

@@ -106,7 +106,8 @@ void drop_privileges(const RunAs& r) {
       fail_check(r, "capabilities remain");
     }
   }
-  base::log("running as user {} (uid {}, gid {}, no supplementary groups)", r.name, r.uid, r.gid);
+  base::log_event(base::Level::info, "running as another user, no supplementary groups",
+                  {{"user", r.name}, {"uid", r.uid}, {"gid", r.gid}});
 }
 
 }  // namespace netecho::server

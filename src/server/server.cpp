@@ -29,10 +29,16 @@ std::string mode_name(const ListenerSpec& spec) {
   return spec.datagram_mode == service::DatagramMode::reverse ? "reverse" : "echo";
 }
 
+// How the log names a listener: "tcp://127.0.0.1:7", as a client tool's target is written.
+std::string listener_name(const BoundListener& b) {
+  return fmt::format("{}://{}", net::to_string(b.spec.transport), b.addr.to_string());
+}
+
 void raise_open_file_limit() {
   const base::FileLimit lim = base::raise_open_file_limit();
   if (lim.after != lim.before) {
-    base::log("open files limit raised from {} to {}", lim.before, lim.after);
+    base::log_event(base::Level::info, "open files limit raised",
+                    {{"before", lim.before}, {"after", lim.after}});
   }
 }
 
@@ -81,10 +87,11 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
     for (auto& b : bound_) {
       net::Fd fd = std::move(b.per_worker[w]);
       if (b.spec.transport == net::Transport::tcp) {
-        sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed});
+        sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed,
+                               listener_name(b)});
       } else {
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
-                                 udp_guard_.get(), b.addr.is_wildcard());
+                                 udp_guard_.get(), b.addr.is_wildcard(), listener_name(b));
       }
     }
     workers_.push_back(std::make_unique<Worker>(
@@ -113,14 +120,20 @@ void Server::setup_guards() {
   const auto off_or = [](auto value, const std::string& text) {
     return value == 0 ? std::string("off") : text;
   };
-  base::log(
-      "guards: max-conns {} (open files {}), max-conns-per-ip {}, idle-timeout {}, "
-      "drain-timeout {}, udp-deny-ports {}, udp-rate {}, udp-buffer {} bytes",
-      max_conns, files, off_or(config_.max_conns_per_ip, std::to_string(config_.max_conns_per_ip)),
-      off_or(config_.idle_timeout.count(), base::format_duration(config_.idle_timeout)),
-      base::format_duration(config_.drain_timeout), u.deny_ports.to_string(),
-      off_or(u.rate, fmt::format("{}/s burst {}", u.rate, u.burst != 0 ? u.burst : u.rate)),
-      u.buffer);
+  // Named as the options are, so that the line reads as the command line that would give it.
+  base::log_event(
+      base::Level::info, "guards",
+      {{"max_conns", max_conns},
+       {"open_files", files},
+       {"max_conns_per_ip",
+        off_or(config_.max_conns_per_ip, std::to_string(config_.max_conns_per_ip))},
+       {"idle_timeout",
+        off_or(config_.idle_timeout.count(), base::format_duration(config_.idle_timeout))},
+       {"drain_timeout", base::format_duration(config_.drain_timeout)},
+       {"udp_deny_ports", u.deny_ports.to_string()},
+       {"udp_rate", off_or(u.rate, fmt::format("{}/s", u.rate))},
+       {"udp_burst", u.burst != 0 ? u.burst : u.rate},
+       {"udp_buffer", u.buffer}});
 }
 
 WorkerShared Server::worker_shared() {
@@ -176,7 +189,7 @@ int Server::run(std::FILE* out) {
       try {
         worker->run();
       } catch (const std::exception& e) {
-        base::log("worker failed: {}", e.what());
+        base::log_event(base::Level::error, "worker failed", {{"error", e.what()}});
         failed.store(true);
       }
       worker->heartbeat().retire();  // ended, not stuck: the others' pings go on
@@ -186,8 +199,10 @@ int Server::run(std::FILE* out) {
     worker_threads_.push_back(threads.back().native_handle());
   }
   busy_seconds_.assign(workers_.size(), 0.0);
-  base::log("serving with {} worker thread(s) on the {} backend ({})", workers_.size(),
-            io::to_string(backend_.kind), backend_.reason);
+  base::log_event(base::Level::info, "serving",
+                  {{"threads", workers_.size()},
+                   {"backend", io::to_string(backend_.kind)},
+                   {"backend_reason", backend_.reason}});
   fmt::print(out, "ready backend={} threads={}\n", io::to_string(backend_.kind), workers_.size());
   std::fflush(out);
   supervisor.ready(bound_.size(), limits_->open());
@@ -210,7 +225,7 @@ int Server::run(std::FILE* out) {
     return failed_;
   };
   hooks.open_connections = [this] { return limits_->open(); };
-  hooks.report = [this] { base::log("counters: {}", totals().to_string()); };
+  hooks.report = [this] { base::log_event(base::Level::info, "counters", totals().fields()); };
   // The manager's STATUS= rides on ticks the main thread has anyway: the watchdog's when there
   // is one, else the guard log's.
   const bool watchdog = supervisor.ping_every().count() > 0;
@@ -243,7 +258,7 @@ int Server::run(std::FILE* out) {
   }
   guard_log_.flush();
   const CounterTotals t = totals();
-  base::log("stopped: {}", t.to_string());
+  base::log_event(base::Level::info, "stopped", t.fields());
   if (backend_.kind == io::BackendKind::io_uring) {
     // Once for the process, not once per worker thread: per worker they are in /metrics.
     io::BackendStats b;
@@ -251,8 +266,8 @@ int Server::run(std::FILE* out) {
       b.buffer_exhaustions += w->backend_stats().buffer_exhaustions;
       b.rearms += w->backend_stats().rearms;
     }
-    base::log("io_uring: buffer_exhaustions={} rearms={}", b.buffer_exhaustions,
-              b.rearms);
+    base::log_event(base::Level::info, "io_uring receive buffers",
+                    {{"buffer_exhaustions", b.buffer_exhaustions}, {"rearms", b.rearms}});
   }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
   return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;

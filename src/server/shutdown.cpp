@@ -78,14 +78,17 @@ class ShutdownLoop final : public io::Handler {
       hooks_.report();
     } else if (sig == SIGINT || sig == SIGTERM) {
       if (draining_) {
-        base::log("{} received again: closing {} connection(s) now", signal_name(sig),
-                  hooks_.open_connections());
+        base::log_event(base::Level::warn,
+                        fmt::format("{} received again: closing the connections now",
+                                    signal_name(sig)),
+                        {{"connections", hooks_.open_connections()}});
         ending_ = Ending::second_signal;
         return;
       }
-      base::log("{} received: closing listeners, draining {} connection(s) for up to {}",
-                signal_name(sig), hooks_.open_connections(),
-                base::format_duration(timing_.drain_timeout));
+      base::log_event(base::Level::info,
+                      fmt::format("{} received: closing listeners, draining", signal_name(sig)),
+                      {{"connections", hooks_.open_connections()},
+                       {"drain_timeout", base::format_duration(timing_.drain_timeout)}});
       hooks_.begin_drain();
       draining_ = true;
       loop_.add_timer(io::Clock::now() + timing_.drain_timeout, [this] { timed_out_ = true; });
@@ -140,8 +143,9 @@ Ending run_until_shutdown(io::Loop& loop, io::Handler* other, const ShutdownHook
         return Ending::drained;
       }
       if (control.timed_out()) {
-        base::log("drain timeout ({}) passed: closing {} connection(s)",
-                  base::format_duration(timing.drain_timeout), hooks.open_connections());
+        base::log_event(base::Level::warn, "drain timeout passed: closing the connections",
+                        {{"drain_timeout", base::format_duration(timing.drain_timeout)},
+                         {"connections", hooks.open_connections()}});
         return Ending::drain_timeout;
       }
     }

@@ -90,7 +90,7 @@ void Supervisor::ping(Heartbeat::Clock::time_point now) {
   }
   if (!withholding_) {
     withholding_ = true;
-    base::log(
+    base::error(
         "watchdog: the loop of worker(s) {} has not turned for over {}: WATCHDOG=1 withheld "
         "(the service manager acts, restarting the service, after {} without one)",
         fmt::join(stuck, ","), base::format_duration(ping_every_),

@@ -43,8 +43,10 @@ void TcpSession::open(io::Backend& backend, int fd, io::Token token) {
   out_.reset();
   next_.reset();
   lent_ = 0;
+  error_ = 0;
+  bytes_in_ = bytes_out_ = 0;
   reading_ = true;
-  reading_done_ = sending_ = false;
+  reading_done_ = sending_ = peer_finished_ = false;
   backend.recv(fd, token);
 }
 
@@ -78,9 +80,10 @@ TcpSession::Status TcpSession::queue(io::Backend& backend, const io::Completion&
     // out at once: the socket usually takes it whole, and then nothing is buffered.
     const long n = backend.try_send(fd_.get(), bytes);
     if (n < 0) {
-      return Status::failed;
+      return fail(n);
     }
     counters.add(Stat::tcp_bytes_out, static_cast<std::uint64_t>(n));
+    bytes_out_ += static_cast<std::uint64_t>(n);
     bytes = bytes.subspan(static_cast<std::size_t>(n));
     if (bytes.empty()) {
       return Status::open;
@@ -103,9 +106,10 @@ TcpSession::Status TcpSession::on_recv(io::Backend& backend, const io::Completio
                                        const service::StreamService& service,
                                        Counters& counters) {
   if (c.res < 0) {
-    return Status::failed;
+    return fail(c.res);
   }
   if (c.res == 0) {
+    peer_finished_ = true;
     reading_done_ = true;
     reading_ = false;  // the backend stopped the recv itself
     return sending_ ? Status::open : Status::done;
@@ -114,6 +118,7 @@ TcpSession::Status TcpSession::on_recv(io::Backend& backend, const io::Completio
     return sending_ ? Status::open : Status::done;  // --once: input after the one read is dropped
   }
   counters.add(Stat::tcp_bytes_in, c.data.size());
+  bytes_in_ += c.data.size();
   const auto reply = service.on_data(c.data);
   if (reply.close_after) {
     reading_done_ = true;
@@ -130,9 +135,10 @@ TcpSession::Status TcpSession::on_send(io::Backend& backend, const io::Completio
                                        Counters& counters) {
   sending_ = false;
   if (c.res < 0) {
-    return Status::failed;
+    return fail(c.res);
   }
   counters.add(Stat::tcp_bytes_out, static_cast<std::uint64_t>(c.res));
+  bytes_out_ += static_cast<std::uint64_t>(c.res);
   if (lent_ != 0) {
     lent_ = 0;  // a lent send completes whole (or with an error): out_ was not part of it
   } else {

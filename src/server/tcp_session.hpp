@@ -47,6 +47,12 @@ class TcpSession {
   io::Token token() const noexcept { return token_; }
   // Bytes owed to the client: read and not yet known to be sent.
   std::size_t pending() const noexcept { return lent_ + out_.size() + next_.size(); }
+  // For the close event (serve -v): the bytes this connection read and wrote, whether the
+  // client ended its input (FIN), and the errno that failed it (0: none).
+  std::uint64_t bytes_in() const noexcept { return bytes_in_; }
+  std::uint64_t bytes_out() const noexcept { return bytes_out_; }
+  bool peer_finished() const noexcept { return peer_finished_; }
+  int error() const noexcept { return error_; }
 
   static constexpr std::size_t kHighWater = 64 * 1024;
   static constexpr std::size_t kResumeBelow = 32 * 1024;
@@ -72,6 +78,10 @@ class TcpSession {
 
   Status queue(io::Backend& backend, const io::Completion& from, std::span<const std::byte> bytes,
                Counters& counters);
+  Status fail(long res) noexcept {
+    error_ = static_cast<std::int32_t>(-res);
+    return Status::failed;
+  }
   void pause_reading(io::Backend& backend);
 
   net::Fd fd_;
@@ -79,9 +89,13 @@ class TcpSession {
   Owed out_;                   // what the send in flight (or the next) writes, from its start
   Owed next_;                  // replies made while out_ is being sent
   std::uint32_t lent_ = 0;     // bytes of the send in flight from a lent receive buffer
+  std::int32_t error_ = 0;     // the errno that failed the connection
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
   bool reading_ = false;       // the recv is armed (not paused by backpressure)
   bool reading_done_ = false;  // FIN seen or --once answered: read nothing more
   bool sending_ = false;       // an asynchronous send of out_ is in flight
+  bool peer_finished_ = false;  // the client's FIN was read
 };
 
 }  // namespace netecho::server

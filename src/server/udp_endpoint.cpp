@@ -1,5 +1,7 @@
 #include "server/udp_endpoint.hpp"
 
+#include "base/log.hpp"
+
 namespace netecho::server {
 
 void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
@@ -15,7 +17,15 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
   if (guard_ != nullptr) {
     const UdpVerdict verdict = guard_->check(*c.datagram, c.data.size());
     if (verdict != UdpVerdict::answer) {
-      guard_->count(verdict, counters);
+      const Guard kind = guard_->count(verdict, counters);
+      if (guard_->log().detail_due(kind)) {
+        // At debug level, and bounded: one such line per kind per interval (guard_log.hpp).
+        base::log_event(base::Level::debug, "datagram dropped",
+                        {{"listener", name_},
+                         {"peer", c.datagram->peer.to_string()},
+                         {"bytes", c.data.size()},
+                         {"reason", to_string(kind)}});
+      }
       return;
     }
   } else if (c.datagram->truncated || c.datagram->peer.port() == 0 ||

@@ -3,6 +3,7 @@
 // service, never larger than the request.
 
 #include <span>
+#include <string>
 
 #include "io/backend.hpp"
 #include "net/fd.hpp"
@@ -18,9 +19,15 @@ class UdpEndpoint {
   // decides which datagrams are answered; it must outlive the endpoint.
   // wildcard: the socket is bound to 0.0.0.0 or ::, so a reply must name its source (the
   // address the datagram was sent to); a socket bound to one address replies from it anyway.
+  // name: how the log names it ("udp://127.0.0.1:7").
   UdpEndpoint(net::Fd fd, service::DatagramMode mode, std::size_t limit, UdpGuard* guard = nullptr,
-              bool wildcard = true)
-      : fd_(std::move(fd)), mode_(mode), limit_(limit), guard_(guard), wildcard_(wildcard) {}
+              bool wildcard = true, std::string name = {})
+      : fd_(std::move(fd)),
+        mode_(mode),
+        limit_(limit),
+        guard_(guard),
+        wildcard_(wildcard),
+        name_(std::move(name)) {}
 
   int fd() const noexcept { return fd_.get(); }
 
@@ -36,6 +43,7 @@ class UdpEndpoint {
   std::size_t limit_;
   UdpGuard* guard_;
   bool wildcard_;
+  std::string name_;
 };
 
 }  // namespace netecho::server

@@ -278,11 +278,11 @@ UdpVerdict UdpGuard::check(const net::Datagram& d, std::size_t size) noexcept {
   return UdpVerdict::answer;
 }
 
-void UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
+Guard UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
   Guard kind = Guard::udp_truncated;
   switch (verdict) {
     case UdpVerdict::answer:
-      return;
+      return kind;  // not a refusal: nothing counted
     case UdpVerdict::oversize:
       kind = Guard::udp_truncated;
       break;
@@ -302,6 +302,7 @@ void UdpGuard::count(UdpVerdict verdict, Counters& counters) noexcept {
   counters.add(counter_of(kind));
   counters.add(Stat::udp_dropped);
   log_.note(kind);
+  return kind;
 }
 
 }  // namespace netecho::server

@@ -131,7 +131,9 @@ class UdpGuard {
   UdpVerdict check(const net::Datagram& d, std::size_t size) noexcept;
 
   // Counts a refusal in counters (udp_dropped and its own counter) and in the guard log.
-  void count(UdpVerdict verdict, Counters& counters) noexcept;
+  // Returns the guard that refused it.
+  Guard count(UdpVerdict verdict, Counters& counters) noexcept;
+  GuardLog& log() noexcept { return log_; }
 
   const UdpGuardConfig& config() const noexcept { return config_; }
 

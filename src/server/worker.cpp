@@ -1,5 +1,7 @@
 #include "server/worker.hpp"
 
+#include <cerrno>
+#include <system_error>
 #include <thread>
 
 #include "base/log.hpp"
@@ -82,8 +84,11 @@ void Worker::close_all() {
     // have ended with. The others lose echo.
     if (draining_ && (s.pending() != 0 || net::unread_bytes(s.fd()) != 0)) {
       tcp_counters_[conns_[slot].listener].add(Stat::tcp_drain_cut);
+      finish(slot, TcpSession::Status::done, CloseReason::drain_cut);
+    } else {
+      finish(slot, TcpSession::Status::done,
+             draining_ ? CloseReason::drained : CloseReason::stopped);
     }
-    finish(slot, TcpSession::Status::done);
   }
   // Only when the backend holds no socket any more are the ports free for a restart.
   loop_.backend().quiesce();
@@ -114,7 +119,7 @@ void Worker::sweep_idle() {
     if (conns_[slot].session.is_open() && idle_.expired(slot)) {
       tcp_counters_[conns_[slot].listener].add(Stat::tcp_idle_closed);
       shared_.log.note(Guard::tcp_idle_closed);
-      finish(slot, TcpSession::Status::done);
+      finish(slot, TcpSession::Status::done, CloseReason::idle);
     }
   }
   loop_.add_timer(io::Clock::now() + idle_.period(), [this] { sweep_idle(); });
@@ -180,7 +185,7 @@ void Worker::drain_tick() {
       quiet_until_[slot] = {};  // input came: its completion puts it back in drain_check_
     } else if (now >= quiet_until_[slot]) {
       quiet_until_[slot] = {};
-      finish(slot, TcpSession::Status::done);
+      finish(slot, TcpSession::Status::done, CloseReason::drained);
     } else {
       waiting = true;
     }
@@ -191,7 +196,7 @@ void Worker::drain_tick() {
   }
 }
 
-void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
+void Worker::finish(std::uint32_t slot, TcpSession::Status status, CloseReason why) {
   if (status == TcpSession::Status::open) {
     return;
   }
@@ -199,6 +204,9 @@ void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
   Counters& counters = tcp_counters_[conn.listener];
   if (status == TcpSession::Status::failed) {
     counters.add(Stat::tcp_resets);
+  }
+  if (base::enabled(base::Level::debug)) {
+    log_close(slot, status, why);
   }
   // Released before the socket is closed: a client that saw the close may connect again at
   // once, to another worker, and must find its place free.
@@ -209,7 +217,78 @@ void Worker::finish(std::uint32_t slot, TcpSession::Status status) {
   counters.add(Stat::tcp_closed);
 }
 
-void Worker::refuse(std::size_t listener, int fd, Guard why) {
+void Worker::log_open(std::uint32_t slot, const net::SockAddr& peer) {
+  if (slot >= traces_.size()) {
+    traces_.resize(slot + 1);
+  }
+  traces_[slot] = {peer, io::Clock::now()};
+  base::log_event(base::Level::debug, "connection opened",
+                  {{"listener", sockets_.tcp[conns_[slot].listener].name},
+                   {"peer", peer.to_string()},
+                   {"worker", id_}});
+}
+
+void Worker::log_close(std::uint32_t slot, TcpSession::Status status, CloseReason why) {
+  const Connection& conn = conns_[slot];
+  const TcpSession& s = conn.session;
+  // A connection opened before the level was debug has no trace: its peer and age are unknown.
+  const Trace trace = slot < traces_.size() ? traces_[slot] : Trace{};
+  std::string_view reason;
+  std::string error;
+  switch (why) {
+    case CloseReason::ended:
+      if (status == TcpSession::Status::failed) {
+        reason = s.error() == ECONNRESET ? "reset" : "error";
+        error = std::system_category().message(s.error());
+      } else {
+        reason = s.peer_finished() ? "peer_closed" : "once_answered";
+      }
+      break;
+    case CloseReason::idle:
+      reason = "idle_timeout";
+      break;
+    case CloseReason::drained:
+      reason = "drained";
+      break;
+    case CloseReason::drain_cut:
+      reason = "drain_cut";
+      break;
+    case CloseReason::stopped:
+      reason = "server_stopped";
+      break;
+  }
+  const double duration_ms =
+      trace.opened == io::Clock::time_point{}
+          ? 0.0
+          : std::chrono::duration<double, std::milli>(io::Clock::now() - trace.opened).count();
+  const std::string peer = trace.peer.size() != 0 ? trace.peer.to_string() : std::string();
+  const std::initializer_list<base::LogField> fields = {
+      {"listener", sockets_.tcp[conn.listener].name},
+      {"peer", peer},
+      {"worker", id_},
+      {"bytes_in", s.bytes_in()},
+      {"bytes_out", s.bytes_out()},
+      {"duration_ms", duration_ms},
+      {"reason", reason},
+  };
+  if (error.empty()) {
+    base::log_event(base::Level::debug, "connection closed", fields);
+  } else {
+    std::vector<base::LogField> with_error(fields);
+    with_error.emplace_back("error", error);
+    base::log_event(base::Level::debug, "connection closed", with_error);
+  }
+}
+
+void Worker::refuse(int fd, std::size_t listener, Guard why) {
+  if (shared_.log.detail_due(why)) {
+    auto peer = net::peer_address(fd);
+    base::log_event(base::Level::debug, "connection refused",
+                    {{"listener", sockets_.tcp[listener].name},
+                     {"peer", peer ? peer->to_string() : std::string()},
+                     {"worker", id_},
+                     {"reason", to_string(why)}});
+  }
   // Refused at once, before a byte is read: a reset, so no echo and no TIME_WAIT kept here.
   net::close_with_reset(fd);
   tcp_counters_[listener].add(counter_of(why));
@@ -242,22 +321,27 @@ void Worker::on_accept(std::size_t listener, int res) {
     return;
   }
   SourceKey source;
-  if (shared_.limits.tracks_sources()) {
+  net::SockAddr peer_addr;  // only when needed: for the per-IP limit, or the debug log
+  const bool verbose = base::enabled(base::Level::debug);
+  if (shared_.limits.tracks_sources() || verbose) {
     auto peer = net::peer_address(res);
     if (!peer) {
       ::close(res);  // reset before it was accepted (ENOTCONN): nothing to serve or count
       return;
     }
-    source = SourceKey::from(*peer);
+    peer_addr = *peer;
+    if (shared_.limits.tracks_sources()) {
+      source = SourceKey::from(peer_addr);
+    }
   }
   switch (shared_.limits.admit(source)) {
     case Admission::admitted:
       break;
     case Admission::over_max_conns:
-      refuse(listener, res, Guard::tcp_refused_max);
+      refuse(res, listener, Guard::tcp_refused_max);
       return;
     case Admission::over_per_ip:
-      refuse(listener, res, Guard::tcp_refused_per_ip);
+      refuse(res, listener, Guard::tcp_refused_per_ip);
       return;
   }
   const io::Token token = conns_.acquire();
@@ -268,6 +352,9 @@ void Worker::on_accept(std::size_t listener, int res) {
   ++open_;
   if (idle_.enabled()) {
     idle_.touch(token.slot);
+  }
+  if (verbose) {
+    log_open(token.slot, peer_addr);
   }
   conn.session.open(loop_.backend(), res, token);
 }

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "io/loop.hpp"
 #include "io/slot_table.hpp"
+#include "net/address.hpp"
 #include "net/fd.hpp"
 #include "server/counters.hpp"
 #include "server/guard_log.hpp"
@@ -39,6 +41,7 @@ struct TcpListener {
   // The supervisor's socket (socket activation), kept listening for the next start: closing
   // our descriptor must not shut it down.
   bool passed = false;
+  std::string name;  // "tcp://127.0.0.1:7", for the log
 };
 
 struct WorkerSockets {
@@ -125,8 +128,15 @@ class Worker final : private io::Handler {
   void close_all();
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
-  void refuse(std::size_t listener, int fd, Guard why);  // and counts it in counter_of(why)
-  void finish(std::uint32_t slot, TcpSession::Status status);
+  void refuse(int fd, std::size_t listener, Guard why);  // and counts it in counter_of(why)
+  // Why a connection closed, for its close event. `ended`: as its session said (the client's
+  // FIN, a --once reply, or an error).
+  enum class CloseReason : std::uint8_t { ended, idle, drained, drain_cut, stopped };
+  void finish(std::uint32_t slot, TcpSession::Status status,
+              CloseReason why = CloseReason::ended);
+  // The debug events of a connection (serve -v): only called at debug level.
+  void log_open(std::uint32_t slot, const net::SockAddr& peer);
+  void log_close(std::uint32_t slot, TcpSession::Status status, CloseReason why);
   // A connection: its session, whom it counts against, and the listener that accepted it.
   struct Connection {
     TcpSession session;
@@ -170,6 +180,13 @@ class Worker final : private io::Handler {
   std::vector<std::uint32_t> drain_check_;  // draining sessions that had a completion this turn
   std::vector<io::Clock::time_point> quiet_until_;  // per slot while draining; {}: not quiet
   bool drain_tick_armed_ = false;
+  // Per slot, at debug level only (empty otherwise): what a connection's close event needs
+  // and its session does not keep.
+  struct Trace {
+    net::SockAddr peer;
+    io::Clock::time_point opened;
+  };
+  std::vector<Trace> traces_;
   std::chrono::nanoseconds beat_every_{0};
   Heartbeat heartbeat_;
   std::chrono::nanoseconds test_stall_after_{0};

@@ -71,10 +71,10 @@ std::string target(const char* proto, std::uint16_t port, const char* host = "12
   return std::string(proto) + "://" + host + ":" + std::to_string(port);
 }
 
-// The counters of the server's "stopped: key=value ..." line.
+// The counters of the server's "netecho: stopped key=value ..." log line.
 std::map<std::string, std::uint64_t> stopped_counters(const std::string& stderr_text) {
   std::map<std::string, std::uint64_t> out;
-  const auto at = stderr_text.find("stopped:");
+  const auto at = stderr_text.find("netecho: stopped ");
   if (at == std::string::npos) {
     return out;
   }

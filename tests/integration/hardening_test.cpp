@@ -52,14 +52,16 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// The counters of the server's "stopped: key=value ..." line.
+// The counters of the server's "netecho: stopped key=value ..." log line.
 Counts stopped_counters(const std::string& err) {
   Counts out;
-  const auto at = err.rfind("stopped: ");
+  const std::string_view marker = "netecho: stopped ";
+  const auto at = err.rfind(marker);
   if (at == std::string::npos) {
     return out;
   }
-  std::istringstream in(err.substr(at + 9, err.find('\n', at) - at - 9));
+  const auto from = at + marker.size();
+  std::istringstream in(err.substr(from, err.find('\n', at) - from));
   std::string item;
   while (in >> item) {
     const auto eq = item.find('=');

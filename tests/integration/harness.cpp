@@ -698,6 +698,15 @@ std::size_t line_count(std::string_view text) {
   return n + (!text.empty() && text.back() != '\n' ? 1 : 0);
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 bool ipv6_loopback_available() {
   const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {

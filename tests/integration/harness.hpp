@@ -208,6 +208,8 @@ HttpReply http_get(const std::string& host, std::uint16_t port, const std::strin
 
 // Number of lines in text (a last line without '\n' counts too).
 std::size_t line_count(std::string_view text);
+// The lines of text, without their '\n'.
+std::vector<std::string> lines_of(const std::string& text);
 
 // Whether ::1 is configured here (a socket can bind it).
 bool ipv6_loopback_available();

@@ -18,7 +18,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -32,15 +31,6 @@ RunResult run_ping(const std::vector<std::string>& args, std::chrono::millisecon
   std::vector<std::string> argv{netecho_bin(), "ping"};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv, {}, timeout);
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 std::size_t count_matching(const std::string& text, const std::string& pattern) {

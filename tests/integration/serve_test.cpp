@@ -387,11 +387,11 @@ TEST_P(ServeTest, Sigusr1PrintsTheCountersSoFarAndServingGoesOn) {
   // The line has no other sign of being written: look at stderr, bounded, pausing on the process.
   std::string err;
   const auto deadline = std::chrono::steady_clock::now() + scaled(10s);
-  while ((err = server.process().stderr_text()).find("counters: ") == std::string::npos &&
+  while ((err = server.process().stderr_text()).find("netecho: counters ") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     ASSERT_FALSE(server.process().exits_within(20ms)) << err;
   }
-  const auto at = err.find("netecho: counters: ");
+  const auto at = err.find("netecho: counters ");
   ASSERT_NE(at, std::string::npos) << err;
   const std::string line = err.substr(at, err.find('\n', at) - at);
   EXPECT_NE(line.find(" tcp_accepted=1 "), std::string::npos) << line;

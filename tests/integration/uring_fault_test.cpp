@@ -239,7 +239,7 @@ void UringFault::exhaust_buffers(const char* count) {
   if (backend() == "io_uring") {
     // Proof that the scenario happened: the backend counts the times the ring ran dry, and the
     // exit summary adds them up over the workers.
-    static const std::regex kRanOut(R"(io_uring: buffer_exhaustions=(\d+) rearms=\d+)");
+    static const std::regex kRanOut(R"(io_uring receive buffers buffer_exhaustions=(\d+) rearms=\d+)");
     std::smatch m;
     ASSERT_TRUE(std::regex_search(log, m, kRanOut)) << "the buffer ring never ran out:\n" << log;
     EXPECT_GT(std::stoul(m[1]), 0u);

@@ -43,8 +43,9 @@ EpollBackend::EpollBackend()
 
 EpollBackend::~EpollBackend() {
   if (ctl_failures_ > 1) {
-    base::log("epoll: {} registration(s) refused by the kernel; their operations failed",
-              ctl_failures_);
+    base::log_event(base::Level::warn,
+                    "epoll: registrations refused by the kernel; their operations failed",
+                    {{"refused", ctl_failures_}});
   }
 }
 
@@ -109,8 +110,8 @@ void EpollBackend::apply_interest() {
     }
     const int err = errno;
     if (ctl_failures_++ == 0) {
-      base::log("epoll: cannot watch descriptor {}: {}; its operations fail", fd,
-                std::system_category().message(err));
+      base::log_event(base::Level::warn, "epoll: cannot watch a descriptor; its operations fail",
+                      {{"fd", fd}, {"error", std::system_category().message(err)}});
     }
     switch (st.read) {
       case ReadOp::none:

@@ -516,9 +516,13 @@ void UringBackend::quiesce() noexcept {
     io_uring_cq_advance(ring_.get(), seen);
   }
   if (in_flight_ > 0) {
-    base::log("io_uring: {} request(s) still in the kernel after {} ms at exit; their sockets "
-              "are released when the kernel tears the ring down",
-              in_flight_, std::chrono::duration_cast<std::chrono::milliseconds>(kQuiesceLimit).count());
+    base::log_event(
+        base::Level::warn,
+        "io_uring: requests still in the kernel at exit; their sockets are released when the "
+        "kernel tears the ring down",
+        {{"requests", in_flight_},
+         {"waited_ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(kQuiesceLimit).count()}});
   }
 }
 
