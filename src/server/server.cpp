@@ -29,7 +29,8 @@ std::string mode_name(const ListenerSpec& spec) {
   return spec.datagram_mode == service::DatagramMode::reverse ? "reverse" : "echo";
 }
 
-// How the log names a listener: "tcp://127.0.0.1:7", as a client tool's target is written.
+// How the log and /metrics name a listener: "tcp://127.0.0.1:7", as a client tool's target is
+// written.
 std::string listener_name(const BoundListener& b) {
   return fmt::format("{}://{}", net::to_string(b.spec.transport), b.addr.to_string());
 }
@@ -78,9 +79,8 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
   std::size_t udp = 0;
   for (const auto& b : bound_) {
     const bool is_tcp = b.spec.transport == net::Transport::tcp;
-    listeners_.push_back({fmt::format("{}://{}", net::to_string(b.spec.transport),
-                                      b.addr.to_string()),
-                          mode_name(b.spec), b.spec.transport, is_tcp ? tcp++ : udp++});
+    listeners_.push_back({listener_name(b), mode_name(b.spec), b.spec.transport,
+                          is_tcp ? tcp++ : udp++});
   }
   for (unsigned w = 0; w < threads_; ++w) {
     WorkerSockets sockets;

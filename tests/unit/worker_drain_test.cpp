@@ -65,7 +65,8 @@ class Drain : public ::testing::Test {
     auto owned = std::make_unique<FakeBackend>();
     fake_ = owned.get();
     WorkerSockets ws;
-    ws.tcp.push_back({std::move(sockets_.listener), service::StreamService{service::StreamMode::echo}, false});
+    ws.tcp.push_back({std::move(sockets_.listener),
+                      service::StreamService{service::StreamMode::echo}, false, "tcp://test"});
     Worker worker(0, std::move(owned), std::move(ws), WorkerShared{limits_, log_, 0ns, {}});
     const auto deadline = Clock::now() + 10s;
     int turn = 0;
