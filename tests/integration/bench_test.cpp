@@ -443,24 +443,59 @@ TEST(Bench, CorruptedUdpByteIsAMismatchNotALoss) {
   EXPECT_NE(first.find("datagram 10 differs at byte 40"), std::string::npos) << first;
 }
 
+// A TCP port on 127.0.0.1 that refuses connections: a bound socket that does not listen holds
+// it, so no other process takes it meanwhile.
+class RefusingTcpPort {
+ public:
+  RefusingTcpPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), len) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+      throw std::runtime_error("cannot bind a TCP port on 127.0.0.1");
+    }
+    port_ = ntohs(sin.sin_port);
+  }
+  ~RefusingTcpPort() { ::close(fd_); }
+  RefusingTcpPort(const RefusingTcpPort&) = delete;
+  RefusingTcpPort& operator=(const RefusingTcpPort&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_;
+  std::uint16_t port_ = 0;
+};
+
 TEST(Bench, ClosedTcpPortIsAClearError) {
-  // A bound socket that does not listen holds the port: connecting to it is refused.
-  const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&sin), len), 0);
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&sin), &len), 0);
-  const std::string where = target("tcp", ntohs(sin.sin_port));
+  const RefusingTcpPort refusing;
+  const std::string where = target("tcp", refusing.port());
   const auto started = Clock::now();
   const auto r = bench({where, "-c", "3", "-d", "10s", "-t", "1"}, 10s);
-  ::close(holder);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot connect to " + where + ": Connection refused"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.out, "");  // no report for a run that never started
   EXPECT_LT(Clock::now() - started, 5s);
+}
+
+// An output file is written whole or not touched: a run that never started leaves the
+// previous documents as they were, and no temporary file behind.
+TEST(Bench, RefusedRunLeavesExistingOutputFilesUntouched) {
+  const RefusingTcpPort refusing;
+  TempFile json_out(".json");
+  TempFile svg_out(".svg");
+  std::ofstream(json_out.path()) << "{\"previous\": true}\n";
+  std::ofstream(svg_out.path()) << "<svg/>\n";
+  const auto r = bench({target("tcp", refusing.port()), "-c", "2", "-d", "5s", "-t", "1",
+                        "--json", json_out.path(), "--plot", svg_out.path()},
+                       10s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(json_out.text(), "{\"previous\": true}\n");
+  EXPECT_EQ(svg_out.text(), "<svg/>\n");
+  const auto temp = run({"sh", "-c", "ls " + json_out.path() + ".* " + svg_out.path() + ".*"});
+  EXPECT_EQ(temp.out, "") << "temporary files left behind";
 }
 
 TEST(Bench, ClosedUdpPortIsAClearError) {

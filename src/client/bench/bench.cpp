@@ -20,6 +20,7 @@
 
 #include "base/system.hpp"
 #include "base/duration.hpp"
+#include "client/bench/output_file.hpp"
 #include "client/bench/report.hpp"
 #include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
@@ -32,31 +33,35 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
-
 // Opens an output file before the run, so that a bad path fails at once, not after it. An
 // empty path or "-" needs no file: the result then holds none. No result: the file could not
-// be opened (the reason is written to err).
-std::optional<File> open_output(const std::string& path, const char* flag, std::FILE* err) {
+// be created (the reason is written to err).
+std::optional<std::optional<OutputFile>> open_output(const std::string& path, const char* flag,
+                                                     std::FILE* err) {
   if (path.empty() || path == "-") {
-    return File();
+    return std::optional<OutputFile>();
   }
-  File file(std::fopen(path.c_str(), "w"));
+  std::string error;
+  auto file = OutputFile::create(path, &error);
   if (!file) {
-    fmt::print(err, "netecho bench: {} {}: {}\n", flag, path, std::strerror(errno));
+    fmt::print(err, "netecho bench: {} {}\n", flag, error);
     return std::nullopt;
   }
   return file;
 }
 
-bool write_output(const std::string& text, const std::string& path, const File& file,
-                  std::FILE* out, std::FILE* err) {
-  std::FILE* f = path == "-" ? out : file.get();
-  if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) {
-    fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+// The text to standard output ("-") or, whole, to its file.
+bool write_output(const std::string& text, const std::string& path,
+                  std::optional<OutputFile>& file, std::FILE* out, std::FILE* err) {
+  if (!file) {
+    if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
+      fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  if (auto error = file->commit(text)) {
+    fmt::print(err, "netecho bench: {}\n", *error);
     return false;
   }
   return true;
@@ -135,8 +140,8 @@ struct Plan {
   // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
   std::vector<std::vector<std::uint32_t>> ids;
   std::vector<std::vector<std::uint64_t>> quotas;
-  File json_file;
-  File plot_file;
+  std::optional<OutputFile> json_file;  // none: no file, or standard output
+  std::optional<OutputFile> plot_file;
   std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
   bool live = false;
 };
@@ -335,7 +340,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // ------------------------------------------------------------------------------------ write
 
 // The report, the JSON and the chart; the exit code.
-int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
+int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
                   std::FILE* err) {
   print_report(r, p.report_out);
   bool written = true;
