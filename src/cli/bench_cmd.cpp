@@ -88,6 +88,7 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   cmd->add_option("--timeout", args.timeout,
                   "a message not answered within this time is an error (TCP timeout, UDP loss)")
       ->capture_default_str();
+  add_expect_option(*cmd, args.expect);
   add_backend_option(*cmd, args.backend);
   cmd->add_option("--json", args.json,
                   "write every figure and the percentile distribution as JSON ('-': stdout, "
@@ -122,6 +123,7 @@ int run_bench(const BenchArgs& args) {
                         : ""),
         net::kExitUsage);
   }
+  o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   o.pipeline = args.pipeline;
   o.threads = args.threads;
   o.rate = args.rate.value_or(0);

@@ -16,6 +16,7 @@ struct BenchArgs {
   std::optional<std::uint64_t> messages;
   std::string size = "64";
   std::uint32_t pipeline = 1;
+  std::string expect = "echo";
   unsigned threads = 0;
   std::optional<double> rate;
   std::string warmup = "0s";

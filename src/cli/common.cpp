@@ -45,6 +45,25 @@ std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, ne
   return addresses;
 }
 
+CLI::Option* add_expect_option(CLI::App& cmd, std::string& expect) {
+  return cmd
+      .add_option("--expect", expect,
+                  "what the server answers: echo, or reverse (netecho serve --udp-reverse)")
+      ->type_name("echo|reverse")
+      ->check(CLI::IsMember({"echo", "reverse"}))
+      ->capture_default_str();
+}
+
+bool expect_reverse_or_throw(std::string_view expect, net::Transport transport) {
+  const bool reverse = expect == "reverse";
+  if (reverse && transport == net::Transport::tcp) {
+    throw net::ConfigError(
+        "--expect reverse applies to UDP targets only (netecho serve reverses datagrams)",
+        net::kExitUsage);
+  }
+  return reverse;
+}
+
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
   return cmd
       .add_option("--backend", backend,

@@ -25,6 +25,13 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
                                                    int exit_code);
 
+// --expect echo|reverse: declared once for the tools that check UDP replies as probe frames
+// (ping, bench). reverse answers netecho serve's reverse listener.
+CLI::Option* add_expect_option(CLI::App& cmd, std::string& expect);
+// Whether --expect asks for reversed replies; a usage error for a TCP target, whose stream
+// netecho serve never reverses.
+bool expect_reverse_or_throw(std::string_view expect, net::Transport transport);
+
 // --backend auto|epoll|io_uring: declared here once for every subcommand that runs an event loop.
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend);
 io::BackendKind parse_backend_or_throw(std::string_view name);

@@ -59,10 +59,7 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
   v4->excludes(v6);
   cmd->add_flag("--connect", args.connect,
                 "TCP: a new connection per probe; reports connect and echo time apart");
-  cmd->add_option("--expect", args.expect,
-                  "what the server answers: echo, or reverse (netecho serve --udp-reverse)")
-      ->check(CLI::IsMember({"echo", "reverse"}))
-      ->capture_default_str();
+  add_expect_option(*cmd, args.expect);
   auto* json = cmd->add_flag("--json", args.json, "print one JSON document at the end");
   auto* lines = cmd->add_flag("--json-lines", args.json_lines,
                               "print one JSON object per probe, then the summary");
@@ -101,10 +98,7 @@ int run_ping(const PingArgs& args) {
     usage("--connect applies to TCP targets only");
   }
   o.connect_per_probe = args.connect;
-  o.reverse = args.expect == "reverse";
-  if (o.reverse && tcp) {
-    usage("--expect reverse applies to UDP targets only (netecho serve reverses datagrams)");
-  }
+  o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   // ping's convention: an unknown host is an "other error", exit 2.
   o.peer = resolve_target_or_throw(o.target, o.family, net::kExitUsage).front();
   o.output = args.json         ? client::PingOutput::json

@@ -312,6 +312,32 @@ TEST(Bench, UdpAgainstServeMatchesTheServersCounters) {
   EXPECT_EQ(u64(doc["errors"]["lost"]), 0u);
 }
 
+// A reverse-mode listener answers every datagram, reversed: without --expect reverse each is
+// one mismatch (not also a loss after --timeout), the run ends at once, and the error names
+// the mode; with it, the run is clean.
+TEST(Bench, UdpReverseListenerIsOneMismatchPerDatagramWithAHint) {
+  Server server({"--udp-reverse", "127.0.0.1:0", "--threads", "1"});
+  const std::string where = target("udp", server.port("udp", "reverse"));
+  TempFile out(".json");
+  const auto started = Clock::now();
+  const auto wrong = bench({where, "-n", "5", "-c", "1", "-t", "1", "--json", out.path()});
+  EXPECT_LT(Clock::now() - started, scaled(1500ms)) << "waited for the replies as losses";
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  const json doc = out.parse();
+  EXPECT_EQ(u64(doc["errors"]["mismatch"]), 5u);
+  EXPECT_EQ(u64(doc["errors"]["lost"]), 0u);
+  EXPECT_EQ(u64(doc["errors"]["total"]), 5u);
+  EXPECT_NE(wrong.err.find("the server is in reverse mode (use --expect reverse)"),
+            std::string::npos)
+      << wrong.err;
+
+  const auto right = bench({where, "-n", "5", "-c", "1", "-t", "1", "--expect", "reverse", "--json",
+                            out.path()});
+  EXPECT_EQ(right.exit_code, 0) << right.out << right.err;
+  EXPECT_EQ(u64(out.parse()["throughput"]["messages"]), 5u);
+  EXPECT_EQ(bench({target("tcp", 9), "--expect", "reverse"}).exit_code, 2);
+}
+
 TEST(Bench, CountModeSendsExactlyThatManyOverIpv6) {
   Server server({"--tcp", "[::1]:0", "--threads", "1"});
   TempFile out(".json");

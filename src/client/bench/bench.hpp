@@ -40,6 +40,7 @@ struct BenchOptions {
   // Measured messages in all (spread evenly over connections); 0: run for duration.
   std::uint64_t messages = 0;
   std::size_t message_size = 64;
+  bool reverse = false;  // UDP: the server answers with the datagram's bytes reversed
   std::uint32_t pipeline = 1;  // messages in flight per connection
   unsigned threads = 0;        // 0: one per available CPU; never more than connections
   double rate = 0;             // total messages per second, open loop; 0: closed loop
