@@ -47,8 +47,9 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       "Every echoed byte is checked (TCP: the exact stream sent; UDP: sequence number, send\n"
       "time and payload; loss, duplicates and reordering are counted).\n"
       "On a terminal a line per second shows progress. Ctrl-C ends the run early and still\n"
-      "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...)\n"
-      "or the server could not be reached; 2: bad usage. JSON schema: docs/BENCH.md.");
+      "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...),\n"
+      "nothing measured, or the server could not be reached; 2: bad usage. JSON schema:\n"
+      "docs/BENCH.md.");
   cmd->add_option("target", args.target,
                   "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();

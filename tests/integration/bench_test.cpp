@@ -804,28 +804,46 @@ TEST(Bench, CtrlCEndsTheRunAndStillReports) {
   EXPECT_LT(doc["run"]["elapsed_s"].get<double>(), 29.0);
 }
 
-TEST(Bench, LiveLineOnlyOnATerminal) {
-  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
-  // python3's pty module gives bench a terminal for stdout.
+// Runs netecho ARGS with a terminal (python3's pty module) for its standard streams. With
+// interrupt_after, types Ctrl-C on that terminal once the output holds that text: the terminal
+// echoes "^C" and sends SIGINT, as when a user presses the keys. The output has the terminal's
+// "\r\n" line ends. Bounded: the script gives up after 20 s and kills the child.
+RunResult run_on_terminal(const std::vector<std::string>& args,
+                          const std::string& interrupt_after = {}) {
   const std::string script =
-      "import os, pty, sys\n"
+      "import os, pty, select, signal, sys, time\n"
       "pid, fd = pty.fork()\n"
       "if pid == 0:\n"
-      "    os.execv(sys.argv[1], sys.argv[1:])\n"
+      "    os.execv(sys.argv[2], sys.argv[2:])\n"
+      "trigger = sys.argv[1].encode()\n"
       "out = b''\n"
-      "while True:\n"
-      "    try:\n"
-      "        chunk = os.read(fd, 65536)\n"
-      "    except OSError:\n"
-      "        break\n"
-      "    if not chunk:\n"
-      "        break\n"
-      "    out += chunk\n"
+      "end = time.monotonic() + 20\n"
+      "while time.monotonic() < end:\n"
+      "    if select.select([fd], [], [], 0.5)[0]:\n"
+      "        try:\n"
+      "            chunk = os.read(fd, 65536)\n"
+      "        except OSError:\n"
+      "            break\n"
+      "        if not chunk:\n"
+      "            break\n"
+      "        out += chunk\n"
+      "        if trigger and trigger in out:\n"
+      "            trigger = b''\n"
+      "            os.write(fd, b'\\x03')\n"
+      "else:\n"
+      "    os.kill(pid, signal.SIGKILL)\n"
       "_, status = os.waitpid(pid, 0)\n"
       "sys.stdout.write(out.decode(errors='replace'))\n"
       "sys.exit(os.waitstatus_to_exitcode(status))\n";
-  const auto r = run({"python3", "-c", script, netecho_bin(), "bench",
-                      target("tcp", server.port("tcp")), "-c", "2", "-d", "2300ms", "-t", "1"});
+  std::vector<std::string> argv = {"python3", "-c", script, interrupt_after, netecho_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, {}, 30s);
+}
+
+TEST(Bench, LiveLineOnlyOnATerminal) {
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = run_on_terminal(
+      {"bench", target("tcp", server.port("tcp")), "-c", "2", "-d", "2300ms", "-t", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   static const std::regex kLive(R"(\n\s+(\d+) s\s+[\d,]+ msgs/s\s+[\d.]+ MB/s\s+p50 .* errors 0)");
   std::vector<int> seconds;
@@ -846,6 +864,19 @@ TEST(Bench, LiveLineOnlyOnATerminal) {
     EXPECT_EQ(seconds[i], static_cast<int>(i) + 1) << r.out;
   }
   EXPECT_NE(r.out.find("Errors    none"), std::string::npos) << r.out;
+}
+
+// Ctrl-C while warming up: the run measured nothing, says so and fails; the report starts on a
+// line of its own, not after the terminal's "^C".
+TEST(Bench, CtrlCInTheWarmUpMeasuredNothing) {
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = run_on_terminal({"bench", target("tcp", server.port("tcp")), "-c", "1", "-t", "1",
+                                  "--warmup", "30s", "-d", "1s"},
+                                 "(warm-up)\r\n");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("^C\r\nnetecho bench "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("measured nothing"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("0 messages in"), std::string::npos) << r.out;
 }
 
 TEST(Bench, UsageErrors) {

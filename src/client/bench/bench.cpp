@@ -328,6 +328,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
   const std::int64_t end =
       o.messages != 0 ? last_measured_ns : std::max(stopped_ns, last_measured_ns);
   r.elapsed = std::chrono::nanoseconds(std::max<std::int64_t>(0, end - measure_start));
+  r.warmup_only = r.interrupted && stopped_ns < measure_start;
   const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
   r.started_at =
       utc_iso8601(std::chrono::system_clock::now() -
@@ -342,6 +343,10 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // The report, the JSON and the chart; the exit code.
 int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
                   std::FILE* err) {
+  if (r.interrupted && ::isatty(::fileno(p.report_out)) != 0) {
+    // The terminal has echoed "^C" where the cursor was: start the report on a line of its own.
+    std::fputs("\n", p.report_out);
+  }
   print_report(r, p.report_out);
   bool written = true;
   if (!o.json_path.empty()) {
@@ -353,6 +358,10 @@ int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FIL
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
                r.first_error);
+    return net::kExitFailure;
+  }
+  if (const std::string why = r.measured_nothing(); !why.empty()) {
+    fmt::print(err, "netecho bench: measured nothing: {}\n", why);
     return net::kExitFailure;
   }
   return written ? 0 : net::kExitFailure;

@@ -67,6 +67,7 @@ struct BenchResult {
   unsigned threads = 0;
   std::string started_at;    // UTC, ISO 8601, when the measurement began
   bool interrupted = false;  // ended early by a signal
+  bool warmup_only = false;  // interrupted before the measured window began
 
   std::uint32_t connected = 0;          // connections established
   std::chrono::nanoseconds elapsed{0};  // the measured window
@@ -95,6 +96,9 @@ struct BenchResult {
   double messages_per_second() const noexcept;
   double megabytes_per_second() const noexcept;  // echoed payload, one direction, 10^6 B
   double cpu_per_message_us() const noexcept;    // over messages_received
+  // Why a run measured nothing ("interrupted during the warm-up", "no message came back
+  // intact"); empty when it measured something.
+  std::string measured_nothing() const;
 };
 
 // Runs the benchmark, prints the live line (when enabled) and the report to out, one-line

@@ -97,6 +97,17 @@ double BenchResult::megabytes_per_second() const noexcept {
   return messages_per_second() * static_cast<double>(options.message_size) / 1e6;
 }
 
+std::string BenchResult::measured_nothing() const {
+  if (messages != 0) {
+    return {};
+  }
+  if (warmup_only) {
+    return "interrupted during the warm-up";
+  }
+  return interrupted ? "interrupted before any message came back intact"
+                     : "no message came back intact";
+}
+
 double BenchResult::cpu_per_message_us() const noexcept {
   return messages_received != 0
              ? (cpu_user_s + cpu_system_s) * 1e6 / static_cast<double>(messages_received)
@@ -106,7 +117,9 @@ double BenchResult::cpu_per_message_us() const noexcept {
 void print_report(const BenchResult& r, std::FILE* out) {
   std::string s = fmt::format("netecho bench {} ({}, {})\n", describe_run(r),
                               r.address.empty() ? "-" : r.address, r.backend);
-  if (r.interrupted) {
+  if (r.interrupted && r.warmup_only) {
+    s += "  Interrupted during the warm-up\n";
+  } else if (r.interrupted) {
     s += fmt::format("  Interrupted: {} measured", base::format_duration(r.elapsed));
     if (r.abandoned != 0) {
       s += fmt::format(", {} still in flight not counted",
@@ -136,10 +149,15 @@ void print_report(const BenchResult& r, std::FILE* out) {
                      latency_text(c.percentile(99)), latency_text(c.max()));
   }
   s += "\n";
-  s += fmt::format("  {} in {}: {} msgs/s, {:.2f} MB/s\n",
-                   plural(r.messages, "message", "messages"), base::format_duration(r.elapsed),
-                   group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
-                   r.megabytes_per_second());
+  if (const std::string why = r.measured_nothing(); !why.empty()) {
+    s += fmt::format("  Measured  nothing: {}\n", why);
+  } else {
+    s += fmt::format(
+        "  {} in {}: {} msgs/s, {:.2f} MB/s\n", plural(r.messages, "message", "messages"),
+        base::format_duration(r.elapsed),
+        group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
+        r.megabytes_per_second());
+  }
   s += fmt::format("  Wire      sent {} ({} B), received {} ({} B)",
                    plural(r.messages_sent, "message", "messages"), group_digits(r.bytes_sent),
                    group_digits(r.messages_received), group_digits(r.bytes_received));
