@@ -50,12 +50,13 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...),\n"
       "nothing measured, or the server could not be reached; 2: bad usage. JSON schema:\n"
       "docs/BENCH.md.");
-  cmd->add_option("target", args.target,
-                  "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+  add_target_option(*cmd, args.target,
+                    "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
+  add_family_flags(*cmd, args.family);
   cmd->add_option("-c,--connections", args.connections,
                   "connections (UDP: sockets), spread over the threads")
-      ->check(CLI::Range(1u, 1'000'000u))
+      ->check(whole_range(1, 1'000'000, "connections"))
       ->capture_default_str();
   auto* duration = cmd->add_option("-d,--duration", args.duration,
                                    "how long to measure, after the warm-up (default 10s)")
@@ -63,7 +64,7 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   auto* count = cmd->add_option("-n,--messages", args.messages,
                                 "measure this many messages in all instead of a duration")
                     ->type_name("N")
-                    ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+                    ->check(whole_range(1, std::uint64_t{1} << 50, "messages"));
   duration->excludes(count);
   cmd->add_option("-s,--size", args.size,
                   fmt::format("message size (e.g. 64, 16KiB; UDP: {} to {})",
@@ -71,16 +72,16 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
                               client::max_message_size(net::Transport::udp)))
       ->capture_default_str();
   cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
-      ->check(CLI::Range(1u, 65536u))
+      ->check(whole_range(1, 65536, "messages"))
       ->capture_default_str();
   cmd->add_option("-t,--threads", args.threads,
                   "threads, each with its own event loop (default: one per CPU, at most one "
                   "per connection)")
       ->type_name("N")
-      ->check(CLI::Range(1u, 1024u));
+      ->check(whole_range(1, 1024, "threads"));
   cmd->add_option("--rate", args.rate, "open loop: total messages per second over all connections")
       ->type_name("R")
-      ->check(CLI::PositiveNumber);
+      ->check(more_than_zero("messages/s"));
   cmd->add_option("--warmup", args.warmup, "run this long first without measuring")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", args.connect_timeout,
@@ -145,7 +146,7 @@ int run_bench(const BenchArgs& args) {
                            net::kExitUsage);
   }
   o.backend = parse_backend_or_throw(args.backend);
-  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.json_path = args.json;
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);

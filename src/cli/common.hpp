@@ -2,6 +2,7 @@
 // Helpers shared by the subcommands: turning option text into values or usage errors.
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,30 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
 // ping(8); send and bench: 1, a run-time failure).
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
                                                    int exit_code);
+
+// Bound checks for number options, with errors in the user's terms and the real bounds
+// ("--count: 0 is out of range: at least 1 probe"), unlike CLI::Range and CLI::PositiveNumber,
+// which print bounds as doubles (a 309-digit maximum). They add nothing to --help: the help
+// text states the range in words where it matters. unit: the plural noun after the bound.
+// Whole numbers from lo to hi (hi = UINT64_MAX: no upper bound).
+CLI::Validator whole_range(std::uint64_t lo, std::uint64_t hi, std::string_view unit);
+// A number greater than 0 (a rate).
+CLI::Validator more_than_zero(std::string_view unit);
+
+// The positional TARGET of a client tool. A word that starts with '-' is no target: CLI11
+// takes "-4" or "-5" for a negative number, hence a positional, when no such option exists;
+// the check names it as the unknown option it is.
+CLI::Option* add_target_option(CLI::App& cmd, std::string& target, const std::string& help);
+
+// -4 and -6 (IPv4 or IPv6 only), declared once for every client tool, as ping(8) has them.
+struct FamilyFlags {
+  bool v4 = false;
+  bool v6 = false;
+  net::Family family() const noexcept {
+    return v4 ? net::Family::v4 : v6 ? net::Family::v6 : net::Family::any;
+  }
+};
+void add_family_flags(CLI::App& cmd, FamilyFlags& flags);
 
 // --expect echo|reverse: declared once for the tools that check UDP replies as probe frames
 // (ping, bench). reverse answers netecho serve's reverse listener.

@@ -264,7 +264,7 @@ std::string subcommand_page(const CLI::App& cmd) {
 std::string main_page(CLI::App& app) {
   std::string out = page_header("netecho", "echo server and client tools (RFC 862)");
   out += ".SH SYNOPSIS\n\\fBnetecho\\fR \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.br\n"
-         "\\fBnetecho\\fR \\fB\\-\\-version\\fR | \\fB\\-\\-help\\fR\n";
+         "\\fBnetecho\\fR \\fB\\-V\\fR | \\fB\\-\\-version\\fR | \\fB\\-\\-help\\fR\n";
   out += ".SH DESCRIPTION\n" + roff_line(app.get_description());
   out += roff_footer(app.get_footer());
   out += ".SH COMMANDS\n";

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <limits>
 
 #include "cli/common.hpp"
 #include "client/ping/ping.hpp"
@@ -33,12 +34,12 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       "Probe k is sent at start + k * INTERVAL. Ctrl-C ends the run and prints the summary.\n"
       "Durations: 0.2, 200ms, 1.5s. Exit 0 when a reply arrived (with -c and -w: when COUNT\n"
       "replies did), 1 when none did, 2 on bad usage or an unknown host. See docs/PING.md.");
-  cmd->add_option("target", args.target,
-                  "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+  add_target_option(*cmd, args.target,
+                    "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->required();
   cmd->add_option("-c,--count", args.count, "stop after COUNT probes")
       ->type_name("COUNT")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_range(1, std::numeric_limits<std::uint64_t>::max(), "probes"));
   cmd->add_option("-i,--interval", args.interval, "time between probes")
       ->type_name("INTERVAL")
       ->capture_default_str();
@@ -54,9 +55,7 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
                   "end the run after this long, however many probes were sent or answered")
       ->type_name("DEADLINE");
   cmd->add_flag("-q,--quiet", args.quiet, "print only the first line and the summary");
-  auto* v4 = cmd->add_flag("-4", args.ipv4, "use IPv4 only");
-  auto* v6 = cmd->add_flag("-6", args.ipv6, "use IPv6 only");
-  v4->excludes(v6);
+  add_family_flags(*cmd, args.family);
   cmd->add_flag("--connect", args.connect,
                 "TCP: a new connection per probe; reports connect and echo time apart");
   add_expect_option(*cmd, args.expect);
@@ -93,7 +92,7 @@ int run_ping(const PingArgs& args) {
   }
   o.size = args.size;
   o.quiet = args.quiet;
-  o.family = args.ipv4 ? net::Family::v4 : args.ipv6 ? net::Family::v6 : net::Family::any;
+  o.family = args.family.family();
   if (args.connect && !tcp) {
     usage("--connect applies to TCP targets only");
   }

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "cli/common.hpp"
+
 namespace netecho::cli {
 
 struct PingArgs {
@@ -16,8 +18,7 @@ struct PingArgs {
   std::string timeout = "1";
   std::optional<std::string> deadline;
   bool quiet = false;
-  bool ipv4 = false;
-  bool ipv6 = false;
+  FamilyFlags family;
   bool connect = false;
   std::string expect = "echo";
   bool json = false;

@@ -50,9 +50,10 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
       "TCP reads exactly as many bytes as were sent; UDP sends one datagram and reads one.\n"
       "Exit 0 when the whole expected reply arrived; 1 when refused, timed out, short or\n"
       "different (the message says which, and at which byte); 2 for bad usage.");
-  cmd->add_option("target", args.target,
-                  "where to send: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+  add_target_option(*cmd, args.target,
+                    "where to send: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
+  add_family_flags(*cmd, args.family);
   auto* bytes = cmd->add_option("--bytes", args.bytes, "payload as byte values: 0,1,2,3 or 0x00,0xff")
                     ->type_name("LIST");
   auto* text = cmd->add_option("--text", args.text, "payload as text")->type_name("STR");
@@ -93,7 +94,7 @@ int run_send(const SendArgs& args) {
                     o.payload.size(), service::kMaxDatagram),
         net::kExitUsage);
   }
-  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.backend = parse_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw

@@ -188,6 +188,18 @@ bool SockAddr::operator==(const SockAddr& other) const noexcept {
 std::variant<std::vector<SockAddr>, std::string> resolve(const Endpoint& endpoint,
                                                          Transport transport, bool passive,
                                                          Family family) {
+  // A literal of the other family would only get the resolver's "Address family for hostname
+  // not supported": say what is wrong instead.
+  if (family != Family::any) {
+    unsigned char bytes[sizeof(in6_addr)];
+    const bool v4 = ::inet_pton(AF_INET, endpoint.host.c_str(), bytes) == 1;
+    const bool v6 = ::inet_pton(AF_INET6, endpoint.host.c_str(), bytes) == 1;
+    if ((family == Family::v6 && v4) || (family == Family::v4 && v6)) {
+      const int wanted = family == Family::v6 ? 6 : 4;
+      return fmt::format("{} is not an IPv{} address (-{} allows IPv{} only)", endpoint.host,
+                         wanted, wanted, wanted);
+    }
+  }
   addrinfo hints{};
   hints.ai_family = family == Family::v4 ? AF_INET : family == Family::v6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM;
