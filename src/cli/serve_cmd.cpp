@@ -137,6 +137,13 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
     throw net::ConfigError(fmt::format("--udp-rate: {}", *err), net::kExitUsage);
   }
   config.udp_guard.rate = std::get<std::uint32_t>(rate);
+  // The guard takes 0 for "no limit"; written as a number, 0 reads as "answer nothing".
+  if (config.udp_guard.rate == 0 && args.udp_rate != "none" && args.udp_rate != "off") {
+    throw net::ConfigError(
+        fmt::format("--udp-rate: '{}' would answer nothing; at least 1/s, or none for no limit",
+                    args.udp_rate),
+        net::kExitUsage);
+  }
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
   if (!args.test_stall_worker.empty()) {

@@ -652,13 +652,15 @@ TEST(Bench, MessageLargerThanTheSocketBuffersIsEchoedWithoutErrors) {
 TEST(Bench, OpenLoopThatFallsBehindReportsWhatItNeverSent) {
   // 1,000,000 messages/s on one connection, one at a time: far more than a round trip allows.
   // Every message due in the second is accounted for: answered (measured), in flight at the
-  // end (abandoned), or never sent (unsent); none is an error, and the rate is over the real
-  // span, backlog included, not over the nominal second.
+  // end (abandoned), or never sent (unsent); none is an error, but a run that did not reach
+  // its rate fails, saying so; the rate is over the real span, backlog included, not over the
+  // nominal second.
   Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
   TempFile out(".json");
   const auto r = bench({target("tcp", server.port("tcp")), "-c", "1", "-p", "1", "-d", "1s",
                         "-t", "1", "--rate", "1000000", "--timeout", "1s", "--json", out.path()});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("--rate 1,000,000 was not reached"), std::string::npos) << r.err;
   const json doc = out.parse();
   EXPECT_EQ(u64(doc["errors"]["total"]), 0u) << doc["first_error"];
   const std::uint64_t measured = u64(doc["throughput"]["messages"]);

@@ -138,6 +138,8 @@ TEST(Errors, BadOptionValuesAreUsageErrors) {
   expect_error(serve({"--threads", "0"}), 2, {"--threads", "0"});
   expect_error(serve({"--threads", "many"}), 2, {"--threads", "many"});
   expect_error(serve({"--udp-max", "70000"}), 2, {"--udp-max", "70000"});
+  // 0/s would answer nothing; it used to mean no limit, which only `none` says.
+  expect_error(serve({"--udp-rate", "0/s"}), 2, {"--udp-rate", "'0/s'", "none"});
 }
 
 TEST(Errors, UnknownSubcommandIsAUsageError) {
@@ -204,12 +206,19 @@ TEST(Errors, UsageErrorsPointToTheSubcommandsHelp) {
                {"--count", "(see 'netecho ping --help')"});
 }
 
+// A link-local address with its zone is taken (before, the parser refused the '%'): on this
+// host fe80::1 is on no interface, so the kernel, not the parser, refuses it.
+TEST(Errors, Ipv6ZoneIdReachesTheKernel) {
+  expect_error(serve({"--tcp", "[fe80::1%lo]:0"}), 1,
+               {"[fe80::1%lo]:0", "Cannot assign requested address"});
+}
+
 // -6 with an IPv4 literal (and -4 with an IPv6 one) says so, not what the resolver makes of it.
 TEST(Errors, FamilyFlagAgainstALiteralOfTheOtherFamily) {
   expect_error(run({netecho_bin(), "ping", "-6", "127.0.0.1:9"}), 2,
-               {"127.0.0.1 is not an IPv6 address"});
+               {"'127.0.0.1' is not an IPv6 address"});
   expect_error(run({netecho_bin(), "bench", "-4", "tcp://[::1]:9"}), 1,
-               {"::1 is not an IPv4 address"});
+               {"'::1' is not an IPv4 address"});
 }
 
 // ------------------------------------------------------------- serve: run-time failures (1)

@@ -483,7 +483,8 @@ TEST(Ping, CorruptTcpEchoIsDetected) {
   EXPECT_EQ(c.transmitted, 3) << r.out;
   EXPECT_EQ(c.received, 2) << r.out;
   EXPECT_NE(c.extras.find("+1 errors"), std::string::npos) << r.out;
-  EXPECT_NE(c.extras.find("1 reconnects"), std::string::npos) << r.out;
+  EXPECT_NE(c.extras.find("1 reconnect"), std::string::npos) << r.out;
+  EXPECT_EQ(c.extras.find("1 reconnects"), std::string::npos) << r.out;
 }
 
 TEST(Ping, ServerThatStopsReadingIsCutNotBuffered) {

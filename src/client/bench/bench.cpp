@@ -364,6 +364,15 @@ int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FIL
     fmt::print(err, "netecho bench: measured nothing: {}\n", why);
     return net::kExitFailure;
   }
+  if (r.unsent != 0) {
+    // An open loop that fell behind measured a lighter load than was asked for, and its
+    // latencies leave out the latest messages of all: not a run to take figures from.
+    fmt::print(err,
+               "netecho bench: --rate {} was not reached: {} message(s) fell due but were never "
+               "sent\n",
+               group_digits(static_cast<std::uint64_t>(o.rate)), group_digits(r.unsent));
+    return net::kExitFailure;
+  }
   return written ? 0 : net::kExitFailure;
 }
 

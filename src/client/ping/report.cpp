@@ -142,7 +142,7 @@ std::string summary_text(const PingRunInfo& info, const PingStats& stats,
     out += fmt::format(", {} out of order", stats.reordered);
   }
   if (stats.reconnects != 0) {
-    out += fmt::format(", {} reconnects", stats.reconnects);
+    out += fmt::format(", {} reconnect{}", stats.reconnects, stats.reconnects == 1 ? "" : "s");
   }
   out += fmt::format(", {:g}% loss, time {:.0f} ms\n", stats.loss_percent(), to_ms(elapsed));
   append_rtt_lines(out, "rtt", stats.rtt);
