@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -65,15 +64,6 @@ bool write_output(const std::string& text, const std::string& path,
     return false;
   }
   return true;
-}
-
-std::string utc_iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // The per-second line: rates since the previous tick and the latency distribution of echoes
@@ -331,7 +321,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
   r.warmup_only = r.interrupted && stopped_ns < measure_start;
   const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
   r.started_at =
-      utc_iso8601(std::chrono::system_clock::now() -
+      base::format_utc(std::chrono::system_clock::now() -
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
   r.cpu_user_s = run.cpu_end.user - run.control.cpu_start.user;
   r.cpu_system_s = run.cpu_end.system - run.control.cpu_start.system;

@@ -274,6 +274,9 @@ void Pinger::reply(ProbeEvent e, const ReplyMatch& m, nanoseconds rtt) {
 void Pinger::emit(ProbeEvent e) {
   e.from = info_.address;
   e.at = Clock::now() - start_;
+  if (e.type == ProbeEventType::error && stats_.first_error.empty()) {
+    stats_.first_error = event_line(e, info_);
+  }
   switch (o_.output) {
     case PingOutput::text:
       if (o_.quiet) {
