@@ -148,6 +148,14 @@ int run_bench(const BenchArgs& args) {
   o.backend = parse_backend_or_throw(args.backend);
   o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.json_path = args.json;
+  // The chart is SVG only: a .png name would get SVG bytes under a PNG name.
+  if (!args.plot.empty() && !args.plot.ends_with(".svg")) {
+    throw net::ConfigError(
+        fmt::format("--plot: '{}': the chart is written as SVG only, so the name must end in .svg "
+                    "(rsvg-convert makes a PNG of it)",
+                    args.plot),
+        net::kExitUsage);
+  }
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);
 }

@@ -892,6 +892,10 @@ TEST(Bench, UsageErrors) {
   EXPECT_EQ(bench({"tcp://127.0.0.1:9", "-c", "0"}).exit_code, 2);
   EXPECT_EQ(bench({"tcp://127.0.0.1:9", "-s", "1x"}).exit_code, 2);
   EXPECT_EQ(bench({"tcp://127.0.0.1:70000"}).exit_code, 2);
+  // The chart is SVG: a PNG name is refused, not given SVG bytes.
+  const auto png = bench({"tcp://127.0.0.1:9", "--plot", "/tmp/netecho-chart.png"});
+  EXPECT_EQ(png.exit_code, 2);
+  EXPECT_NE(png.err.find("must end in .svg"), std::string::npos) << png.err;
   const auto unwritable = bench({"tcp://127.0.0.1:9", "--json", "/nonexistent/dir/x.json"});
   EXPECT_EQ(unwritable.exit_code, 1);
   EXPECT_NE(unwritable.err.find("/nonexistent/dir/x.json"), std::string::npos) << unwritable.err;
