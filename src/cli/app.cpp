@@ -7,6 +7,7 @@
 #include "base/version.hpp"
 #include "io/probe.hpp"
 #include "cli/env.hpp"
+#include "cli/help_format.hpp"
 
 namespace netecho::cli {
 namespace {
@@ -29,6 +30,7 @@ std::string version_report() {
 
 Commands build_app(CLI::App& app, Args& args) {
   app.name("netecho");
+  app.formatter(make_help_formatter());
   app.description(
       "netecho: echo server and client tools (RFC 862), for checking network paths, "
       "measuring latency and throughput, and load-testing network stacks.");

@@ -1,7 +1,5 @@
 #include "cli/bench_cmd.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
@@ -10,30 +8,6 @@
 #include "net/error.hpp"
 
 namespace netecho::cli {
-namespace {
-
-// "64", "1k", "16KiB", "1M", "1MiB": bytes, with binary multiples.
-std::size_t parse_size_or_throw(std::string_view text, std::string_view flag) {
-  std::uint64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "B") {
-    scale = 1;
-  } else if (unit == "k" || unit == "K" || unit == "KiB") {
-    scale = 1024;
-  } else if (unit == "m" || unit == "M" || unit == "MiB") {
-    scale = 1024 * 1024;
-  }
-  if (ptr == text.data() || ec != std::errc() || scale == 0 || value > (std::uint64_t{1} << 40)) {
-    throw net::ConfigError(
-        fmt::format("{}: invalid size '{}' (expected bytes, e.g. 64, 16KiB, 1MiB)", flag, text),
-        net::kExitUsage);
-  }
-  return static_cast<std::size_t>(value * scale);
-}
-
-}  // namespace
 
 CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   auto* cmd = app.add_subcommand(
@@ -56,6 +30,7 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   add_family_flags(*cmd, args.family);
   cmd->add_option("-c,--connections", args.connections,
                   "connections (UDP: sockets), spread over the threads")
+      ->type_name("N")
       ->check(whole_range(1, 1'000'000, "connections"))
       ->capture_default_str();
   auto* duration = cmd->add_option("-d,--duration", args.duration,
@@ -70,8 +45,10 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
                   fmt::format("message size (e.g. 64, 16KiB; UDP: {} to {})",
                               client::min_message_size(net::Transport::udp),
                               client::max_message_size(net::Transport::udp)))
+      ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
+      ->type_name("N")
       ->check(whole_range(1, 65536, "messages"))
       ->capture_default_str();
   cmd->add_option("-t,--threads", args.threads,
@@ -83,12 +60,15 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       ->type_name("R")
       ->check(more_than_zero("messages/s"));
   cmd->add_option("--warmup", args.warmup, "run this long first without measuring")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", args.connect_timeout,
                   "give up on a connection not established within this time")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--timeout", args.timeout,
                   "a message not answered within this time is an error (TCP timeout, UDP loss)")
+      ->type_name("DURATION")
       ->capture_default_str();
   add_expect_option(*cmd, args.expect);
   add_backend_option(*cmd, args.backend);

@@ -62,6 +62,27 @@ std::string grouped(std::uint64_t n) {
 
 }  // namespace
 
+// "64", "1k", "16KiB", "1M", "1MiB": bytes, with binary multiples.
+std::size_t parse_size_or_throw(std::string_view text, std::string_view flag) {
+  std::uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") {
+    scale = 1;
+  } else if (unit == "k" || unit == "K" || unit == "KiB") {
+    scale = 1024;
+  } else if (unit == "m" || unit == "M" || unit == "MiB") {
+    scale = 1024 * 1024;
+  }
+  if (ptr == text.data() || ec != std::errc() || scale == 0 || value > (std::uint64_t{1} << 40)) {
+    throw net::ConfigError(
+        fmt::format("{}: invalid size '{}' (expected bytes, e.g. 64, 16KiB, 1MiB)", flag, text),
+        net::kExitUsage);
+  }
+  return static_cast<std::size_t>(value * scale);
+}
+
 CLI::Validator whole_range(std::uint64_t lo, std::uint64_t hi, std::string_view unit) {
   std::string bounds = hi == std::numeric_limits<std::uint64_t>::max()
                            ? fmt::format("{} or more {}", grouped(lo), unit)

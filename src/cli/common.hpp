@@ -18,6 +18,8 @@ namespace netecho::cli {
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag);
 net::Target parse_target_or_throw(std::string_view text, std::string_view what);
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag);
+// Bytes, with binary multiples: "64", "1k", "16KiB", "1M", "1MiB" (bench -s, ping -s).
+std::size_t parse_size_or_throw(std::string_view text, std::string_view flag);
 
 // A client tool's target, resolved: the addresses in the resolver's order of preference. An
 // unknown host is handled one way by every tool: net::ConfigError with the resolver's message

@@ -41,7 +41,7 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       ->type_name("COUNT")
       ->check(whole_range(1, std::numeric_limits<std::uint64_t>::max(), "probes"));
   cmd->add_option("-i,--interval", args.interval, "time between probes")
-      ->type_name("INTERVAL")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("-s,--size", args.size,
                   fmt::format("bytes per probe, header included ({} to {} for UDP, to {} for TCP)",
@@ -49,11 +49,11 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("-W,--timeout", args.timeout, "how long to wait for each reply")
-      ->type_name("TIMEOUT")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("-w,--deadline", args.deadline,
                   "end the run after this long, however many probes were sent or answered")
-      ->type_name("DEADLINE");
+      ->type_name("DURATION");
   cmd->add_flag("-q,--quiet", args.quiet, "print only the first line and the summary");
   add_family_flags(*cmd, args.family);
   cmd->add_flag("--connect", args.connect,
@@ -86,11 +86,12 @@ int run_ping(const PingArgs& args) {
     }
   }
   const std::size_t max_size = tcp ? kMaxTcpSize : kMaxUdpSize;
-  if (args.size < client::kProbeHeaderSize || args.size > max_size) {
+  const std::size_t size = parse_size_or_throw(args.size, "-s/--size");
+  if (size < client::kProbeHeaderSize || size > max_size) {
     usage(fmt::format("-s/--size: {} is out of range: {} probes take {} to {} bytes", args.size,
                       tcp ? "TCP" : "UDP", client::kProbeHeaderSize, max_size));
   }
-  o.size = args.size;
+  o.size = size;
   o.quiet = args.quiet;
   o.family = args.family.family();
   if (args.connect && !tcp) {

@@ -13,9 +13,9 @@ namespace netecho::cli {
 struct PingArgs {
   std::string target;
   std::optional<std::uint64_t> count;
-  std::string interval = "1";
-  std::size_t size = 64;
-  std::string timeout = "1";
+  std::string interval = "1s";
+  std::string size = "64";  // bytes; binary multiples as bench's -s ("1KiB")
+  std::string timeout = "1s";
   std::optional<std::string> deadline;
   bool quiet = false;
   FamilyFlags family;

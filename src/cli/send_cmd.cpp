@@ -62,14 +62,20 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
   bytes->excludes(text, hex, in);
   text->excludes(hex, in);
   hex->excludes(in);
-  cmd->add_option("--timeout", args.timeout, "give up after this long (e.g. 500ms, 5s)")
+  cmd->add_option("--timeout", args.timeout,
+                  "give up when the whole reply has not come back within this time")
+      ->type_name("DURATION")
       ->capture_default_str();
-  cmd->add_option("--output", args.output, "how to print the reply")
+  cmd->add_option("--output", args.output,
+                  "how to print the reply: a list of byte values, hex digits, or raw: the bytes "
+                  "exactly, with no newline added")
+      ->type_name("list|hex|raw")
       ->check(CLI::IsMember({"list", "hex", "raw"}))
       ->capture_default_str();
   cmd->add_option("--expect", args.expect,
                   "what the reply must be: echo, reverse or any (default: echo for TCP, any "
                   "for UDP)")
+      ->type_name("echo|reverse|any")
       ->check(CLI::IsMember({"echo", "reverse", "any"}));
   add_backend_option(*cmd, args.backend);
   return cmd;
@@ -88,6 +94,9 @@ int run_send(const SendArgs& args) {
     o.payload = read_stdin();
   }
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
+  if (o.timeout.count() == 0) {
+    throw net::ConfigError("--timeout: must be longer than 0", net::kExitUsage);
+  }
   if (o.target.transport == net::Transport::udp && o.payload.size() > service::kMaxDatagram) {
     throw net::ConfigError(
         fmt::format("payload of {} bytes does not fit in one UDP datagram (at most {})",

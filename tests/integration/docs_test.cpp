@@ -112,5 +112,29 @@ TEST(Docs, ReadmeUsageErrorIsTheBinarysLine) {
   EXPECT_EQ(r.err, m[1].str() + "\n");
 }
 
+// --help for a person at an 80-column terminal: no line longer, and none of CLI11's notation
+// ("N:UINT in [0 - 1099511627776]", "TEXT=5s", "Excludes: -6", ":{echo,reverse}").
+TEST(Help, FitsEightyColumnsWithoutParserNoise) {
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{}, {"serve"}, {"send"}, {"ping"}, {"bench"}}) {
+    std::vector<std::string> argv{"env", "COLUMNS=80", netecho_bin()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.push_back("--help");
+    const auto r = run(argv);
+    SCOPED_TRACE(command.empty() ? "netecho" : command[0]);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream lines(r.out);
+    std::string line;
+    static const std::regex kParserType(R"(^  -\S*( \S+)* (TEXT|UINT|INT|FLOAT)\b)");
+    while (std::getline(lines, line)) {
+      EXPECT_LE(line.size(), 80u) << line;
+      EXPECT_FALSE(std::regex_search(line, kParserType)) << "a parser's type name: " << line;
+    }
+    for (const char* noise : {"=5s", " in [", ":{", "Excludes:", "REQUIRED", "Env:"}) {
+      EXPECT_EQ(r.out.find(noise), std::string::npos) << noise << " in:\n" << r.out;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace netecho::test
