@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "base/version.hpp"
+#include "cli/help_format.hpp"
 #include "cli/app.hpp"
 
 namespace {
@@ -506,15 +507,6 @@ std::string md_cell(std::string_view text) {
   return out;
 }
 
-// The value name as --help shows it: without the ":{a,b}" a CLI::IsMember check appends.
-std::string value_of(const Opt& opt) {
-  std::string type = opt.type;
-  if (const auto at = type.rfind(":{"); at != std::string::npos && type.back() == '}') {
-    type.erase(at);
-  }
-  return type;
-}
-
 // Every visible option of every subcommand (and of netecho itself), one row each, in the
 // order --help lists them. docs/CLI.md holds a copy; tests/dist/cli_table_test.sh compares.
 std::string flag_table(CLI::App& app) {
@@ -532,7 +524,7 @@ std::string flag_table(CLI::App& app) {
         names += (names.empty() ? "`" : ", `") + n + "`";
       }
       out += fmt::format("| {} | {} | {} | {} | {} |\n", command, names,
-                         opt.takes_value ? "`" + md_cell(value_of(opt)) + "`" : "",
+                         opt.takes_value ? "`" + md_cell(netecho::cli::value_name(opt.type)) + "`" : "",
                          md_cell(opt.default_value), md_cell(opt.description));
     }
   };

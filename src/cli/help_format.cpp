@@ -140,18 +140,20 @@ class HelpFormatter : public CLI::Formatter {
   }
 
  private:
-  // The declared type name without what a CLI::IsMember check appends (":{a,b}"); the
-  // range checks of cli/common append nothing.
   static std::string value_name(const CLI::Option* opt) {
-    std::string type = opt->get_type_name();
-    if (const auto at = type.rfind(":{"); at != std::string::npos && type.back() == '}') {
-      type.erase(at);
-    }
-    return type;
+    return cli::value_name(opt->get_type_name());
   }
 };
 
 }  // namespace
+
+std::string value_name(std::string type_name) {
+  if (const auto at = type_name.rfind(":{");
+      at != std::string::npos && !type_name.empty() && type_name.back() == '}') {
+    type_name.erase(at);
+  }
+  return type_name;
+}
 
 std::shared_ptr<CLI::Formatter> make_help_formatter() { return std::make_shared<HelpFormatter>(); }
 
