@@ -338,6 +338,18 @@ TEST(Bench, UdpReverseListenerIsOneMismatchPerDatagramWithAHint) {
   EXPECT_EQ(bench({target("tcp", 9), "--expect", "reverse"}).exit_code, 2);
 }
 
+// Against serve's default per-source limit (1,000 replies/s) a UDP bench loses datagrams once
+// the burst is spent: the report says the server may be rate-limiting, and how to lift it.
+TEST(Bench, UdpLossesAtTheServersRateLimitGetAHint) {
+  Server server({"--udp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = bench({target("udp", server.port("udp")), "-c", "1", "-t", "1", "-p", "4", "-d",
+                        "1500ms", "--timeout", "200ms"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("lost"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the server may be rate-limiting"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("netecho serve --udp-rate none"), std::string::npos) << r.err;
+}
+
 TEST(Bench, CountModeSendsExactlyThatManyOverIpv6) {
   Server server({"--tcp", "[::1]:0", "--threads", "1"});
   TempFile out(".json");

@@ -348,6 +348,9 @@ int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FIL
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
                r.first_error);
+    if (const std::string hint = r.hint(); !hint.empty()) {
+      fmt::print(err, "netecho bench: {}\n", hint);
+    }
     return net::kExitFailure;
   }
   if (const std::string why = r.measured_nothing(); !why.empty()) {

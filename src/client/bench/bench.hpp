@@ -99,6 +99,9 @@ struct BenchResult {
   // Why a run measured nothing ("interrupted during the warm-up", "no message came back
   // intact"); empty when it measured something.
   std::string measured_nothing() const;
+  // What the errors suggest, when they suggest something ("the server may be rate-limiting
+  // ..."); empty otherwise.
+  std::string hint() const;
 };
 
 // Runs the benchmark, prints the live line (when enabled) and the report to out, one-line

@@ -108,6 +108,18 @@ std::string BenchResult::measured_nothing() const {
                      : "no message came back intact";
 }
 
+std::string BenchResult::hint() const {
+  // UDP losses after many replies came back intact: the answers stopped at some rate, not at
+  // once. netecho serve (like inetd's guards) limits the replies to one source address, 1,000
+  // a second by default, and a benchmark from one address runs into that.
+  if (options.target.transport == net::Transport::udp &&
+      errors[static_cast<std::size_t>(ErrorKind::lost)] != 0 && messages_received >= 100) {
+    return "datagrams went unanswered after many were answered: the server may be "
+           "rate-limiting this source (netecho serve --udp-rate none lifts its limit)";
+  }
+  return {};
+}
+
 double BenchResult::cpu_per_message_us() const noexcept {
   return messages_received != 0
              ? (cpu_user_s + cpu_system_s) * 1e6 / static_cast<double>(messages_received)
@@ -195,6 +207,9 @@ void print_report(const BenchResult& r, std::FILE* out) {
       }
     }
     s += fmt::format("\n  First     {}\n", r.first_error);
+    if (const std::string hint = r.hint(); !hint.empty()) {
+      s += fmt::format("  Hint      {}\n", hint);
+    }
   }
   std::fputs(s.c_str(), out);
   std::fflush(out);
