@@ -886,7 +886,7 @@ TEST(Bench, CtrlCInTheWarmUpMeasuredNothing) {
   Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
   const auto r = run_on_terminal({"bench", target("tcp", server.port("tcp")), "-c", "1", "-t", "1",
                                   "--warmup", "30s", "-d", "1s"},
-                                 "(warm-up)\r\n");
+                                 " warm-up\r\n");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("^C\r\nnetecho bench "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("measured nothing"), std::string::npos) << r.out;

@@ -203,5 +203,14 @@ TEST(BenchReport, LiveLine) {
   EXPECT_NE(format_live_line(1, 0, 0, Histogram(), 0, true).find("warm-up"), std::string::npos);
 }
 
+// The live line fits an 80-column terminal, at rates and latencies no machine exceeds.
+TEST(BenchReport, LiveLineFitsEightyColumns) {
+  Histogram second;
+  second.record(999'000'000);  // "999 ms"
+  second.record(59'900'000'000);  // "59.9 s"
+  EXPECT_LE(format_live_line(9999, 9'999'999, 9999.99, second, 99, true).size(), 80u);
+  EXPECT_LE(format_live_line(9999, 9'999'999, 9999.99, second, 99'999, false).size(), 80u);
+}
+
 }  // namespace
 }  // namespace netecho::client

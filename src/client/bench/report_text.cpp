@@ -50,11 +50,13 @@ std::string group_digits(std::uint64_t n) {
 
 std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, double mb_per_s,
                              const Histogram& second, std::uint64_t errors, bool warmup) {
-  return fmt::format(
-      "{:>5} s {:>12} msgs/s {:>9.2f} MB/s   p50 {:>8}   p99 {:>8}   errors {}{}", elapsed_s,
-      group_digits(static_cast<std::uint64_t>(std::llround(messages_per_s))), mb_per_s,
-      second.count() ? latency_text(second.percentile(50)) : "-",
-      second.count() ? latency_text(second.percentile(99)) : "-", errors, warmup ? "   (warm-up)" : "");
+  // At most 80 columns up to 99 errors in the warm-up, and up to 99,999 after it: 10,000,000
+  // msgs/s, 9,999 MB/s and latencies of 7 characters ("25.1 us") fit their fields.
+  return fmt::format("{:>4} s {:>10} msgs/s {:>7.2f} MB/s p50 {:>7} p99 {:>7} errors {}{}",
+                     elapsed_s, group_digits(static_cast<std::uint64_t>(std::llround(messages_per_s))),
+                     mb_per_s, second.count() ? latency_text(second.percentile(50)) : "-",
+                     second.count() ? latency_text(second.percentile(99)) : "-", group_digits(errors),
+                     warmup ? " warm-up" : "");
 }
 
 std::string describe_run(const BenchResult& r) {
