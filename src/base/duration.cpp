@@ -57,4 +57,13 @@ std::string format_duration(std::chrono::nanoseconds d) {
   return fmt::format("{} ns", d.count());
 }
 
+std::string format_utc(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace netecho::base

@@ -15,6 +15,10 @@ std::variant<std::chrono::nanoseconds, std::string> parse_duration(std::string_v
 // "1.5 s", "250 ms", "40 us" for reports.
 std::string format_duration(std::chrono::nanoseconds d);
 
+// A wall-clock instant as the JSON documents give it: UTC, ISO 8601, to the second
+// ("2026-11-26T11:53:31Z").
+std::string format_utc(std::chrono::system_clock::time_point t);
+
 // d as the system calls take it: timespec, or another struct with tv_sec and tv_nsec
 // (io_uring's __kernel_timespec). A negative duration becomes zero: a wait already due.
 template <typename Timespec = timespec>

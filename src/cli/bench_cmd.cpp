@@ -1,7 +1,5 @@
 #include "cli/bench_cmd.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
@@ -10,30 +8,6 @@
 #include "net/error.hpp"
 
 namespace netecho::cli {
-namespace {
-
-// "64", "1k", "16KiB", "1M", "1MiB": bytes, with binary multiples.
-std::size_t parse_size_or_throw(std::string_view text, std::string_view flag) {
-  std::uint64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const std::string_view unit(ptr, static_cast<std::size_t>(text.data() + text.size() - ptr));
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "B") {
-    scale = 1;
-  } else if (unit == "k" || unit == "K" || unit == "KiB") {
-    scale = 1024;
-  } else if (unit == "m" || unit == "M" || unit == "MiB") {
-    scale = 1024 * 1024;
-  }
-  if (ptr == text.data() || ec != std::errc() || scale == 0 || value > (std::uint64_t{1} << 40)) {
-    throw net::ConfigError(
-        fmt::format("{}: invalid size '{}' (expected bytes, e.g. 64, 16KiB, 1MiB)", flag, text),
-        net::kExitUsage);
-  }
-  return static_cast<std::size_t>(value * scale);
-}
-
-}  // namespace
 
 CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   auto* cmd = app.add_subcommand(
@@ -47,14 +21,17 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       "Every echoed byte is checked (TCP: the exact stream sent; UDP: sequence number, send\n"
       "time and payload; loss, duplicates and reordering are counted).\n"
       "On a terminal a line per second shows progress. Ctrl-C ends the run early and still\n"
-      "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...)\n"
-      "or the server could not be reached; 2: bad usage. JSON schema: docs/BENCH.md.");
-  cmd->add_option("target", args.target,
-                  "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+      "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...),\n"
+      "nothing measured, or the server could not be reached; 2: bad usage. JSON schema:\n"
+      "docs/BENCH.md.");
+  add_target_option(*cmd, args.target,
+                    "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
+  add_family_flags(*cmd, args.family);
   cmd->add_option("-c,--connections", args.connections,
                   "connections (UDP: sockets), spread over the threads")
-      ->check(CLI::Range(1u, 1'000'000u))
+      ->type_name("N")
+      ->check(whole_range(1, 1'000'000, "connections"))
       ->capture_default_str();
   auto* duration = cmd->add_option("-d,--duration", args.duration,
                                    "how long to measure, after the warm-up (default 10s)")
@@ -62,32 +39,38 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
   auto* count = cmd->add_option("-n,--messages", args.messages,
                                 "measure this many messages in all instead of a duration")
                     ->type_name("N")
-                    ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+                    ->check(whole_range(1, std::uint64_t{1} << 50, "messages"));
   duration->excludes(count);
   cmd->add_option("-s,--size", args.size,
                   fmt::format("message size (e.g. 64, 16KiB; UDP: {} to {})",
                               client::min_message_size(net::Transport::udp),
                               client::max_message_size(net::Transport::udp)))
+      ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("-p,--pipeline", args.pipeline, "messages in flight per connection")
-      ->check(CLI::Range(1u, 65536u))
+      ->type_name("N")
+      ->check(whole_range(1, 65536, "messages"))
       ->capture_default_str();
   cmd->add_option("-t,--threads", args.threads,
                   "threads, each with its own event loop (default: one per CPU, at most one "
                   "per connection)")
       ->type_name("N")
-      ->check(CLI::Range(1u, 1024u));
+      ->check(whole_range(1, 1024, "threads"));
   cmd->add_option("--rate", args.rate, "open loop: total messages per second over all connections")
       ->type_name("R")
-      ->check(CLI::PositiveNumber);
+      ->check(more_than_zero("messages/s"));
   cmd->add_option("--warmup", args.warmup, "run this long first without measuring")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--connect-timeout", args.connect_timeout,
                   "give up on a connection not established within this time")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("--timeout", args.timeout,
                   "a message not answered within this time is an error (TCP timeout, UDP loss)")
+      ->type_name("DURATION")
       ->capture_default_str();
+  add_expect_option(*cmd, args.expect);
   add_backend_option(*cmd, args.backend);
   cmd->add_option("--json", args.json,
                   "write every figure and the percentile distribution as JSON ('-': stdout, "
@@ -122,6 +105,7 @@ int run_bench(const BenchArgs& args) {
                         : ""),
         net::kExitUsage);
   }
+  o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   o.pipeline = args.pipeline;
   o.threads = args.threads;
   o.rate = args.rate.value_or(0);
@@ -142,8 +126,16 @@ int run_bench(const BenchArgs& args) {
                            net::kExitUsage);
   }
   o.backend = parse_backend_or_throw(args.backend);
-  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.json_path = args.json;
+  // The chart is SVG only: a .png name would get SVG bytes under a PNG name.
+  if (!args.plot.empty() && !args.plot.ends_with(".svg")) {
+    throw net::ConfigError(
+        fmt::format("--plot: '{}': the chart is written as SVG only, so the name must end in .svg "
+                    "(rsvg-convert makes a PNG of it)",
+                    args.plot),
+        net::kExitUsage);
+  }
   o.plot_path = args.plot;
   return client::run_bench(o, stdout, stderr);
 }

@@ -7,15 +7,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.hpp"
+
 namespace netecho::cli {
 
 struct BenchArgs {
   std::string target = "tcp://127.0.0.1:12345";
+  FamilyFlags family;  // -4, -6
   std::uint32_t connections = 10;
   std::optional<std::string> duration;  // default 10s
   std::optional<std::uint64_t> messages;
   std::string size = "64";
   std::uint32_t pipeline = 1;
+  std::string expect = "echo";
   unsigned threads = 0;
   std::optional<double> rate;
   std::string warmup = "0s";

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "base/version.hpp"
+#include "cli/help_format.hpp"
 #include "cli/app.hpp"
 
 namespace {
@@ -264,7 +265,7 @@ std::string subcommand_page(const CLI::App& cmd) {
 std::string main_page(CLI::App& app) {
   std::string out = page_header("netecho", "echo server and client tools (RFC 862)");
   out += ".SH SYNOPSIS\n\\fBnetecho\\fR \\fICOMMAND\\fR [\\fIOPTIONS\\fR]\n.br\n"
-         "\\fBnetecho\\fR \\fB\\-\\-version\\fR | \\fB\\-\\-help\\fR\n";
+         "\\fBnetecho\\fR \\fB\\-V\\fR | \\fB\\-\\-version\\fR | \\fB\\-\\-help\\fR\n";
   out += ".SH DESCRIPTION\n" + roff_line(app.get_description());
   out += roff_footer(app.get_footer());
   out += ".SH COMMANDS\n";
@@ -489,6 +490,51 @@ std::string fish_completion(CLI::App& app) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// docs/CLI.md's flag table
+
+std::string md_cell(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Every visible option of every subcommand (and of netecho itself), one row each, in the
+// order --help lists them. docs/CLI.md holds a copy; tests/dist/cli_table_test.sh compares.
+std::string flag_table(CLI::App& app) {
+  std::string out =
+      "| command | option | value | default | meaning |\n"
+      "|---|---|---|---|---|\n";
+  const auto rows = [&out](const CLI::App& cmd, const std::string& command) {
+    for (const Positional& p : positionals_of(cmd)) {
+      out += fmt::format("| {} | `{}` | | {} | {} |\n", command, upper(p.name),
+                         md_cell(p.default_value), md_cell(p.description));
+    }
+    for (const Opt& opt : options_of(cmd)) {
+      std::string names;
+      for (const auto& n : opt.names) {
+        names += (names.empty() ? "`" : ", `") + n + "`";
+      }
+      out += fmt::format("| {} | {} | {} | {} | {} |\n", command, names,
+                         opt.takes_value ? "`" + md_cell(netecho::cli::value_name(opt.type)) + "`" : "",
+                         md_cell(opt.default_value), md_cell(opt.description));
+    }
+  };
+  rows(app, "netecho");
+  for (const CLI::App* cmd : app.get_subcommands({})) {
+    rows(*cmd, cmd->get_name());
+  }
+  return out;
+}
+
 bool write(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << text;
@@ -518,5 +564,6 @@ int main(int argc, char** argv) {
   ok = write(dir + "/netecho.bash", bash_completion(app)) && ok;
   ok = write(dir + "/_netecho", zsh_completion(app)) && ok;
   ok = write(dir + "/netecho.fish", fish_completion(app)) && ok;
+  ok = write(dir + "/cli-flags.md", flag_table(app)) && ok;
   return ok ? 0 : 1;
 }

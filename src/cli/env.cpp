@@ -64,7 +64,7 @@ void add_env_names(CLI::App& cmd) {
   }
   cmd.footer(cmd.get_footer() +
              "\n\nEnvironment: every option above can also come from a variable, NETECHO_ and "
-             "the option's\nname in capitals with '-' as '_' (shown as Env: beside it), e.g. "
+             "the option's\nname in capitals with '-' as '_' (shown as (env NAME) beside it), e.g. "
              "NETECHO_TCP=0.0.0.0:7 or\nNETECHO_DRAIN_TIMEOUT=30s. An option on the command line "
              "wins over its variable; an empty\nvariable counts as unset. Repeatable options "
              "take a comma-separated list, there and on\nthe command line "

@@ -46,12 +46,17 @@ int main(int argc, char** argv) {
     if (argc < 2) {
       std::fputs(app.help().c_str(), stderr);
     }
-    if (argc >= 2 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+    const auto parsed = app.get_subcommands();
+    if (argc >= 2 && parsed.empty()) {
       // CLI11 would only say that a subcommand is required: name the word it did not know.
-      fmt::print(stderr, "netecho: unknown subcommand '{}' (see 'netecho --help')\n", argv[1]);
+      fmt::print(stderr, "netecho: unknown {} '{}' (see 'netecho --help')\n",
+                 argv[1][0] == '-' ? "option" : "subcommand", argv[1]);
       return net::kExitUsage;
     }
-    fmt::print(stderr, "netecho: {} (see 'netecho --help')\n", env_named(e.what()));
+    // The help that lists the options in question: the subcommand's own.
+    const std::string help =
+        parsed.empty() ? "netecho --help" : fmt::format("netecho {} --help", parsed[0]->get_name());
+    fmt::print(stderr, "netecho: {} (see '{}')\n", env_named(e.what()), help);
     return net::kExitUsage;
   }
 

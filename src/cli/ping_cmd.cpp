@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <limits>
 
 #include "cli/common.hpp"
 #include "client/ping/ping.hpp"
@@ -33,14 +34,14 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       "Probe k is sent at start + k * INTERVAL. Ctrl-C ends the run and prints the summary.\n"
       "Durations: 0.2, 200ms, 1.5s. Exit 0 when a reply arrived (with -c and -w: when COUNT\n"
       "replies did), 1 when none did, 2 on bad usage or an unknown host. See docs/PING.md.");
-  cmd->add_option("target", args.target,
-                  "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+  add_target_option(*cmd, args.target,
+                    "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->required();
   cmd->add_option("-c,--count", args.count, "stop after COUNT probes")
       ->type_name("COUNT")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_range(1, std::numeric_limits<std::uint64_t>::max(), "probes"));
   cmd->add_option("-i,--interval", args.interval, "time between probes")
-      ->type_name("INTERVAL")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("-s,--size", args.size,
                   fmt::format("bytes per probe, header included ({} to {} for UDP, to {} for TCP)",
@@ -48,21 +49,16 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       ->type_name("SIZE")
       ->capture_default_str();
   cmd->add_option("-W,--timeout", args.timeout, "how long to wait for each reply")
-      ->type_name("TIMEOUT")
+      ->type_name("DURATION")
       ->capture_default_str();
   cmd->add_option("-w,--deadline", args.deadline,
                   "end the run after this long, however many probes were sent or answered")
-      ->type_name("DEADLINE");
+      ->type_name("DURATION");
   cmd->add_flag("-q,--quiet", args.quiet, "print only the first line and the summary");
-  auto* v4 = cmd->add_flag("-4", args.ipv4, "use IPv4 only");
-  auto* v6 = cmd->add_flag("-6", args.ipv6, "use IPv6 only");
-  v4->excludes(v6);
+  add_family_flags(*cmd, args.family);
   cmd->add_flag("--connect", args.connect,
                 "TCP: a new connection per probe; reports connect and echo time apart");
-  cmd->add_option("--expect", args.expect,
-                  "what the server answers: echo, or reverse (netecho serve --udp-reverse)")
-      ->check(CLI::IsMember({"echo", "reverse"}))
-      ->capture_default_str();
+  add_expect_option(*cmd, args.expect);
   auto* json = cmd->add_flag("--json", args.json, "print one JSON document at the end");
   auto* lines = cmd->add_flag("--json-lines", args.json_lines,
                               "print one JSON object per probe, then the summary");
@@ -91,21 +87,19 @@ int run_ping(const PingArgs& args) {
     }
   }
   const std::size_t max_size = tcp ? kMaxTcpSize : kMaxUdpSize;
-  if (args.size < client::kProbeHeaderSize || args.size > max_size) {
+  const std::size_t size = parse_size_or_throw(args.size, "-s/--size");
+  if (size < client::kProbeHeaderSize || size > max_size) {
     usage(fmt::format("-s/--size: {} is out of range: {} probes take {} to {} bytes", args.size,
                       tcp ? "TCP" : "UDP", client::kProbeHeaderSize, max_size));
   }
-  o.size = args.size;
+  o.size = size;
   o.quiet = args.quiet;
-  o.family = args.ipv4 ? net::Family::v4 : args.ipv6 ? net::Family::v6 : net::Family::any;
+  o.family = args.family.family();
   if (args.connect && !tcp) {
     usage("--connect applies to TCP targets only");
   }
   o.connect_per_probe = args.connect;
-  o.reverse = args.expect == "reverse";
-  if (o.reverse && tcp) {
-    usage("--expect reverse applies to UDP targets only (netecho serve reverses datagrams)");
-  }
+  o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   // ping's convention: an unknown host is an "other error", exit 2.
   o.peer = resolve_target_or_throw(o.target, o.family, net::kExitUsage).front();
   o.output = args.json         ? client::PingOutput::json

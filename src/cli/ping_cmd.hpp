@@ -6,18 +6,19 @@
 #include <optional>
 #include <string>
 
+#include "cli/common.hpp"
+
 namespace netecho::cli {
 
 struct PingArgs {
   std::string target;
   std::optional<std::uint64_t> count;
-  std::string interval = "1";
-  std::size_t size = 64;
-  std::string timeout = "1";
+  std::string interval = "1s";
+  std::string size = "64";  // bytes; binary multiples as bench's -s ("1KiB")
+  std::string timeout = "1s";
   std::optional<std::string> deadline;
   bool quiet = false;
-  bool ipv4 = false;
-  bool ipv6 = false;
+  FamilyFlags family;
   bool connect = false;
   std::string expect = "echo";
   bool json = false;

@@ -50,9 +50,10 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
       "TCP reads exactly as many bytes as were sent; UDP sends one datagram and reads one.\n"
       "Exit 0 when the whole expected reply arrived; 1 when refused, timed out, short or\n"
       "different (the message says which, and at which byte); 2 for bad usage.");
-  cmd->add_option("target", args.target,
-                  "where to send: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
+  add_target_option(*cmd, args.target,
+                    "where to send: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
+  add_family_flags(*cmd, args.family);
   auto* bytes = cmd->add_option("--bytes", args.bytes, "payload as byte values: 0,1,2,3 or 0x00,0xff")
                     ->type_name("LIST");
   auto* text = cmd->add_option("--text", args.text, "payload as text")->type_name("STR");
@@ -61,14 +62,20 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
   bytes->excludes(text, hex, in);
   text->excludes(hex, in);
   hex->excludes(in);
-  cmd->add_option("--timeout", args.timeout, "give up after this long (e.g. 500ms, 5s)")
+  cmd->add_option("--timeout", args.timeout,
+                  "give up when the whole reply has not come back within this time")
+      ->type_name("DURATION")
       ->capture_default_str();
-  cmd->add_option("--output", args.output, "how to print the reply")
+  cmd->add_option("--output", args.output,
+                  "how to print the reply: a list of byte values, hex digits, or raw: the bytes "
+                  "exactly, with no newline added")
+      ->type_name("list|hex|raw")
       ->check(CLI::IsMember({"list", "hex", "raw"}))
       ->capture_default_str();
   cmd->add_option("--expect", args.expect,
                   "what the reply must be: echo, reverse or any (default: echo for TCP, any "
                   "for UDP)")
+      ->type_name("echo|reverse|any")
       ->check(CLI::IsMember({"echo", "reverse", "any"}));
   add_backend_option(*cmd, args.backend);
   return cmd;
@@ -87,13 +94,16 @@ int run_send(const SendArgs& args) {
     o.payload = read_stdin();
   }
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
+  if (o.timeout.count() == 0) {
+    throw net::ConfigError("--timeout: must be longer than 0", net::kExitUsage);
+  }
   if (o.target.transport == net::Transport::udp && o.payload.size() > service::kMaxDatagram) {
     throw net::ConfigError(
         fmt::format("payload of {} bytes does not fit in one UDP datagram (at most {})",
                     o.payload.size(), service::kMaxDatagram),
         net::kExitUsage);
   }
-  o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.backend = parse_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw

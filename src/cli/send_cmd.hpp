@@ -6,10 +6,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.hpp"
+
 namespace netecho::cli {
 
 struct SendArgs {
   std::string target = "tcp://127.0.0.1:12345";
+  FamilyFlags family;  // -4, -6
   std::optional<std::string> bytes;
   std::optional<std::string> text;
   std::optional<std::string> hex;

@@ -43,11 +43,11 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "UDP: cut each datagram to N bytes before answering (the original server "
                   "used 10); 0 = whole datagrams")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, service::kMaxDatagram));
+      ->check(whole_range(0, service::kMaxDatagram, "bytes"));
   cmd->add_option("--threads", args.threads,
                   "worker threads, each with its own event loop (default: one per CPU)")
       ->type_name("N")
-      ->check(CLI::Range(1u, 1024u));
+      ->check(whole_range(1, 1024, "threads"));
   add_backend_option(*cmd, args.backend);
   cmd->add_flag("--list-backends", args.list_backends,
                 "print each backend and whether it works here (and why not), then exit; one "
@@ -60,7 +60,7 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                             4096u, 8192u, 16384u, 32768u}));
   cmd->add_option("--uring-buffer-size", args.uring_buffer_size)
       ->group("")
-      ->check(CLI::Range(std::uint32_t{512}, std::uint32_t{1} << 20));
+      ->check(whole_range(512, std::uint32_t{1} << 20, "bytes"));
   // Hidden, and for tests only: "AFTER,LENGTH" makes worker 0 block its loop thread for LENGTH,
   // AFTER its start, as a stuck handler would, so that a test can watch the watchdog's pings
   // stop (tests/integration/systemd_test.cpp). Never useful in production.
@@ -69,12 +69,12 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "TCP connections open at once, over all threads; more are reset at once, "
                   "unechoed (default: from the open-file limit)")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
+      ->check(whole_range(0, std::uint64_t{1} << 40, "connections"));
   cmd->add_option("--max-conns-per-ip", args.max_conns_per_ip,
                   "TCP connections open at once from one IPv4 address or IPv6 /64 (default: "
                   "0, no limit)")
       ->type_name("N")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40));
+      ->check(whole_range(0, std::uint64_t{1} << 40, "connections"));
   cmd->add_option("--idle-timeout", args.idle_timeout,
                   "close a TCP connection that moved no byte either way for this long; 0: never")
       ->type_name("DURATION")
@@ -95,12 +95,12 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
   cmd->add_option("--udp-burst", args.udp_burst,
                   "UDP replies a quiet source may get at once (default: the --udp-rate count)")
       ->type_name("N")
-      ->check(CLI::Range(std::uint32_t{0}, std::uint32_t{1'000'000'000}));
+      ->check(whole_range(0, 1'000'000'000, "replies"));
   cmd->add_option("--udp-buffer", args.udp_buffer,
                   "largest datagram answered; a larger one is dropped and counted, never "
                   "answered short")
       ->type_name("BYTES")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
+      ->check(whole_range(1, 65536, "bytes"))
       ->capture_default_str();
   cmd->add_option("--metrics", args.metrics,
                   "serve Prometheus metrics (GET /metrics), /healthz and /readyz over HTTP on "
@@ -160,6 +160,13 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
     throw net::ConfigError(fmt::format("--udp-rate: {}", *err), net::kExitUsage);
   }
   config.udp_guard.rate = std::get<std::uint32_t>(rate);
+  // The guard takes 0 for "no limit"; written as a number, 0 reads as "answer nothing".
+  if (config.udp_guard.rate == 0 && args.udp_rate != "none" && args.udp_rate != "off") {
+    throw net::ConfigError(
+        fmt::format("--udp-rate: '{}' would answer nothing; at least 1/s, or none for no limit",
+                    args.udp_rate),
+        net::kExitUsage);
+  }
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
   if (!args.metrics.empty()) {

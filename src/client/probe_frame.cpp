@@ -33,6 +33,11 @@ std::string_view describe(ProbeErrorKind kind) noexcept {
   return "unknown probe error";
 }
 
+std::string_view wrong_direction_hint(bool expected_reverse) noexcept {
+  return expected_reverse ? "reply is not reversed: the server echoes (drop --expect reverse)"
+                          : "reply is reversed: the server is in reverse mode (use --expect reverse)";
+}
+
 void encode_probe_header(const ProbeHeader& h, std::span<std::byte> frame) noexcept {
   put_be<std::uint32_t>(frame, 0, kProbeMagic);
   put_be<std::uint32_t>(frame, 4, h.session);

@@ -52,6 +52,11 @@ struct ProbeError {
 // A short phrase for each kind, for messages ("not a probe frame (bad magic)").
 std::string_view describe(ProbeErrorKind kind) noexcept;
 
+// What to tell a user whose server answers in the other direction: "reply is reversed: the
+// server is in reverse mode (use --expect reverse)", or the converse when expected_reverse.
+// Shared by ping and bench, which both take --expect echo|reverse for UDP.
+std::string_view wrong_direction_hint(bool expected_reverse) noexcept;
+
 // The fill byte at offset (>= kProbeHeaderSize) of the frame with this header.
 constexpr std::byte probe_fill_byte(const ProbeHeader& h, std::size_t offset) noexcept {
   const std::uint64_t mix = h.seq ^ (std::uint64_t{h.session} << 32) ^ 0x5a5a5a5a5a5a5a5aULL;

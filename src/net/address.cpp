@@ -1,6 +1,7 @@
 #include "net/address.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -38,6 +39,12 @@ bool looks_numeric_v4(std::string_view host) {
   });
 }
 
+// A character of a host name or of an interface name (an IPv6 zone).
+bool is_name_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
 }  // namespace
 
 std::string_view to_string(Transport t) noexcept { return t == Transport::tcp ? "tcp" : "udp"; }
@@ -68,9 +75,22 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
       return fmt::format("missing port in {} (expected [IPV6]:PORT)", quote(text));
     }
     port_text = rest.substr(1);
+    // A link-local address needs its zone, the interface: "fe80::1%eth0" (RFC 4007 section
+    // 11; getaddrinfo turns it into sin6_scope_id). The name is an interface name or an index.
+    const auto percent = ep.host.find('%');
+    const std::string address = ep.host.substr(0, percent);
     in6_addr probe{};
-    if (ep.host.empty() || inet_pton(AF_INET6, ep.host.c_str(), &probe) != 1) {
-      return fmt::format("invalid IPv6 address {} in {}", quote(ep.host), quote(text));
+    if (address.empty() || inet_pton(AF_INET6, address.c_str(), &probe) != 1) {
+      return fmt::format("invalid IPv6 address {} in {}", quote(address), quote(text));
+    }
+    if (percent != std::string::npos) {
+      const std::string_view zone = std::string_view(ep.host).substr(percent + 1);
+      const bool valid_zone = !zone.empty() && zone.size() < IF_NAMESIZE &&
+                              std::all_of(zone.begin(), zone.end(), is_name_char);
+      if (!valid_zone) {
+        return fmt::format("invalid zone {} in {} (expected [IPV6%INTERFACE]:PORT)",
+                           quote(zone), quote(text));
+      }
     }
   } else {
     const auto colon = text.rfind(':');
@@ -90,10 +110,7 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
     if (looks_numeric_v4(ep.host) && inet_pton(AF_INET, ep.host.c_str(), &probe) != 1) {
       return fmt::format("invalid IPv4 address {} in {}", quote(ep.host), quote(text));
     }
-    const bool valid_name = std::all_of(ep.host.begin(), ep.host.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '-' || c == '.' || c == '_';
-    });
+    const bool valid_name = std::all_of(ep.host.begin(), ep.host.end(), is_name_char);
     if (!valid_name) {
       return fmt::format("invalid host name {} in {}", quote(ep.host), quote(text));
     }
@@ -168,8 +185,15 @@ std::string SockAddr::host() const {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
               sizeof(buf));
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
-              sizeof(buf));
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+    if (sin6->sin6_scope_id != 0) {
+      // The zone as it was written: the interface's name, or its index if it has none now.
+      char name[IF_NAMESIZE] = {};
+      return if_indextoname(sin6->sin6_scope_id, name) != nullptr
+                 ? fmt::format("{}%{}", buf, name)
+                 : fmt::format("{}%{}", buf, sin6->sin6_scope_id);
+    }
   }
   return buf;
 }
@@ -188,6 +212,18 @@ bool SockAddr::operator==(const SockAddr& other) const noexcept {
 std::variant<std::vector<SockAddr>, std::string> resolve(const Endpoint& endpoint,
                                                          Transport transport, bool passive,
                                                          Family family) {
+  // A literal of the other family would only get the resolver's "Address family for hostname
+  // not supported": say what is wrong instead.
+  if (family != Family::any) {
+    unsigned char bytes[sizeof(in6_addr)];
+    const bool v4 = ::inet_pton(AF_INET, endpoint.host.c_str(), bytes) == 1;
+    const bool v6 = ::inet_pton(AF_INET6, endpoint.host.c_str(), bytes) == 1;
+    if ((family == Family::v6 && v4) || (family == Family::v4 && v6)) {
+      const int wanted = family == Family::v6 ? 6 : 4;
+      return fmt::format("'{}' is not an IPv{} address (-{} allows IPv{} only)", endpoint.host,
+                         wanted, wanted, wanted);
+    }
+  }
   addrinfo hints{};
   hints.ai_family = family == Family::v4 ? AF_INET : family == Family::v6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM;

@@ -69,8 +69,8 @@ in_root 'apt-get update -qq && apt-get install -y -qq --no-install-recommends /t
 rm -f "$root/../netecho-fresh-apt.log"
 echo "ok: installed into a fresh bookworm root in $((SECONDS - t0)) s"
 
-got=$(in_root 'netecho --version')
-[[ $got == "netecho $version" ]] || fail "netecho --version says '$got', want 'netecho $version'"
+got=$(in_root 'netecho -V')
+[[ $got == "netecho $version" ]] || fail "netecho -V says '$got', want 'netecho $version'"
 echo "ok: $got"
 page=$(in_root 'man -w netecho-serve') || fail "man -w netecho-serve found no page"
 [[ $page == /usr/share/man/man1/netecho-serve.1.gz ]] || fail "man -w netecho-serve: $page"

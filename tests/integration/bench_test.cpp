@@ -312,6 +312,44 @@ TEST(Bench, UdpAgainstServeMatchesTheServersCounters) {
   EXPECT_EQ(u64(doc["errors"]["lost"]), 0u);
 }
 
+// A reverse-mode listener answers every datagram, reversed: without --expect reverse each is
+// one mismatch (not also a loss after --timeout), the run ends at once, and the error names
+// the mode; with it, the run is clean.
+TEST(Bench, UdpReverseListenerIsOneMismatchPerDatagramWithAHint) {
+  Server server({"--udp-reverse", "127.0.0.1:0", "--threads", "1"});
+  const std::string where = target("udp", server.port("udp", "reverse"));
+  TempFile out(".json");
+  const auto started = Clock::now();
+  const auto wrong = bench({where, "-n", "5", "-c", "1", "-t", "1", "--json", out.path()});
+  EXPECT_LT(Clock::now() - started, scaled(1500ms)) << "waited for the replies as losses";
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  const json doc = out.parse();
+  EXPECT_EQ(u64(doc["errors"]["mismatch"]), 5u);
+  EXPECT_EQ(u64(doc["errors"]["lost"]), 0u);
+  EXPECT_EQ(u64(doc["errors"]["total"]), 5u);
+  EXPECT_NE(wrong.err.find("the server is in reverse mode (use --expect reverse)"),
+            std::string::npos)
+      << wrong.err;
+
+  const auto right = bench({where, "-n", "5", "-c", "1", "-t", "1", "--expect", "reverse", "--json",
+                            out.path()});
+  EXPECT_EQ(right.exit_code, 0) << right.out << right.err;
+  EXPECT_EQ(u64(out.parse()["throughput"]["messages"]), 5u);
+  EXPECT_EQ(bench({target("tcp", 9), "--expect", "reverse"}).exit_code, 2);
+}
+
+// Against serve's default per-source limit (1,000 replies/s) a UDP bench loses datagrams once
+// the burst is spent: the report says the server may be rate-limiting, and how to lift it.
+TEST(Bench, UdpLossesAtTheServersRateLimitGetAHint) {
+  Server server({"--udp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = bench({target("udp", server.port("udp")), "-c", "1", "-t", "1", "-p", "4", "-d",
+                        "1500ms", "--timeout", "200ms"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("lost"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the server may be rate-limiting"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("netecho serve --udp-rate none"), std::string::npos) << r.err;
+}
+
 TEST(Bench, CountModeSendsExactlyThatManyOverIpv6) {
   Server server({"--tcp", "[::1]:0", "--threads", "1"});
   TempFile out(".json");
@@ -443,24 +481,59 @@ TEST(Bench, CorruptedUdpByteIsAMismatchNotALoss) {
   EXPECT_NE(first.find("datagram 10 differs at byte 40"), std::string::npos) << first;
 }
 
+// A TCP port on 127.0.0.1 that refuses connections: a bound socket that does not listen holds
+// it, so no other process takes it meanwhile.
+class RefusingTcpPort {
+ public:
+  RefusingTcpPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), len) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+      throw std::runtime_error("cannot bind a TCP port on 127.0.0.1");
+    }
+    port_ = ntohs(sin.sin_port);
+  }
+  ~RefusingTcpPort() { ::close(fd_); }
+  RefusingTcpPort(const RefusingTcpPort&) = delete;
+  RefusingTcpPort& operator=(const RefusingTcpPort&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_;
+  std::uint16_t port_ = 0;
+};
+
 TEST(Bench, ClosedTcpPortIsAClearError) {
-  // A bound socket that does not listen holds the port: connecting to it is refused.
-  const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&sin), len), 0);
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&sin), &len), 0);
-  const std::string where = target("tcp", ntohs(sin.sin_port));
+  const RefusingTcpPort refusing;
+  const std::string where = target("tcp", refusing.port());
   const auto started = Clock::now();
   const auto r = bench({where, "-c", "3", "-d", "10s", "-t", "1"}, 10s);
-  ::close(holder);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("cannot connect to " + where + ": Connection refused"), std::string::npos)
       << r.err;
   EXPECT_EQ(r.out, "");  // no report for a run that never started
   EXPECT_LT(Clock::now() - started, 5s);
+}
+
+// An output file is written whole or not touched: a run that never started leaves the
+// previous documents as they were, and no temporary file behind.
+TEST(Bench, RefusedRunLeavesExistingOutputFilesUntouched) {
+  const RefusingTcpPort refusing;
+  TempFile json_out(".json");
+  TempFile svg_out(".svg");
+  std::ofstream(json_out.path()) << "{\"previous\": true}\n";
+  std::ofstream(svg_out.path()) << "<svg/>\n";
+  const auto r = bench({target("tcp", refusing.port()), "-c", "2", "-d", "5s", "-t", "1",
+                        "--json", json_out.path(), "--plot", svg_out.path()},
+                       10s);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(json_out.text(), "{\"previous\": true}\n");
+  EXPECT_EQ(svg_out.text(), "<svg/>\n");
+  const auto temp = run({"sh", "-c", "ls " + json_out.path() + ".* " + svg_out.path() + ".*"});
+  EXPECT_EQ(temp.out, "") << "temporary files left behind";
 }
 
 TEST(Bench, ClosedUdpPortIsAClearError) {
@@ -591,13 +664,15 @@ TEST(Bench, MessageLargerThanTheSocketBuffersIsEchoedWithoutErrors) {
 TEST(Bench, OpenLoopThatFallsBehindReportsWhatItNeverSent) {
   // 1,000,000 messages/s on one connection, one at a time: far more than a round trip allows.
   // Every message due in the second is accounted for: answered (measured), in flight at the
-  // end (abandoned), or never sent (unsent); none is an error, and the rate is over the real
-  // span, backlog included, not over the nominal second.
+  // end (abandoned), or never sent (unsent); none is an error, but a run that did not reach
+  // its rate fails, saying so; the rate is over the real span, backlog included, not over the
+  // nominal second.
   Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
   TempFile out(".json");
   const auto r = bench({target("tcp", server.port("tcp")), "-c", "1", "-p", "1", "-d", "1s",
                         "-t", "1", "--rate", "1000000", "--timeout", "1s", "--json", out.path()});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("--rate 1,000,000 was not reached"), std::string::npos) << r.err;
   const json doc = out.parse();
   EXPECT_EQ(u64(doc["errors"]["total"]), 0u) << doc["first_error"];
   const std::uint64_t measured = u64(doc["throughput"]["messages"]);
@@ -743,28 +818,46 @@ TEST(Bench, CtrlCEndsTheRunAndStillReports) {
   EXPECT_LT(doc["run"]["elapsed_s"].get<double>(), 29.0);
 }
 
-TEST(Bench, LiveLineOnlyOnATerminal) {
-  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
-  // python3's pty module gives bench a terminal for stdout.
+// Runs netecho ARGS with a terminal (python3's pty module) for its standard streams. With
+// interrupt_after, types Ctrl-C on that terminal once the output holds that text: the terminal
+// echoes "^C" and sends SIGINT, as when a user presses the keys. The output has the terminal's
+// "\r\n" line ends. Bounded: the script gives up after 20 s and kills the child.
+RunResult run_on_terminal(const std::vector<std::string>& args,
+                          const std::string& interrupt_after = {}) {
   const std::string script =
-      "import os, pty, sys\n"
+      "import os, pty, select, signal, sys, time\n"
       "pid, fd = pty.fork()\n"
       "if pid == 0:\n"
-      "    os.execv(sys.argv[1], sys.argv[1:])\n"
+      "    os.execv(sys.argv[2], sys.argv[2:])\n"
+      "trigger = sys.argv[1].encode()\n"
       "out = b''\n"
-      "while True:\n"
-      "    try:\n"
-      "        chunk = os.read(fd, 65536)\n"
-      "    except OSError:\n"
-      "        break\n"
-      "    if not chunk:\n"
-      "        break\n"
-      "    out += chunk\n"
+      "end = time.monotonic() + 20\n"
+      "while time.monotonic() < end:\n"
+      "    if select.select([fd], [], [], 0.5)[0]:\n"
+      "        try:\n"
+      "            chunk = os.read(fd, 65536)\n"
+      "        except OSError:\n"
+      "            break\n"
+      "        if not chunk:\n"
+      "            break\n"
+      "        out += chunk\n"
+      "        if trigger and trigger in out:\n"
+      "            trigger = b''\n"
+      "            os.write(fd, b'\\x03')\n"
+      "else:\n"
+      "    os.kill(pid, signal.SIGKILL)\n"
       "_, status = os.waitpid(pid, 0)\n"
       "sys.stdout.write(out.decode(errors='replace'))\n"
       "sys.exit(os.waitstatus_to_exitcode(status))\n";
-  const auto r = run({"python3", "-c", script, netecho_bin(), "bench",
-                      target("tcp", server.port("tcp")), "-c", "2", "-d", "2300ms", "-t", "1"});
+  std::vector<std::string> argv = {"python3", "-c", script, interrupt_after, netecho_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, {}, 30s);
+}
+
+TEST(Bench, LiveLineOnlyOnATerminal) {
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = run_on_terminal(
+      {"bench", target("tcp", server.port("tcp")), "-c", "2", "-d", "2300ms", "-t", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   static const std::regex kLive(R"(\n\s+(\d+) s\s+[\d,]+ msgs/s\s+[\d.]+ MB/s\s+p50 .* errors 0)");
   std::vector<int> seconds;
@@ -787,6 +880,19 @@ TEST(Bench, LiveLineOnlyOnATerminal) {
   EXPECT_NE(r.out.find("Errors    none"), std::string::npos) << r.out;
 }
 
+// Ctrl-C while warming up: the run measured nothing, says so and fails; the report starts on a
+// line of its own, not after the terminal's "^C".
+TEST(Bench, CtrlCInTheWarmUpMeasuredNothing) {
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  const auto r = run_on_terminal({"bench", target("tcp", server.port("tcp")), "-c", "1", "-t", "1",
+                                  "--warmup", "30s", "-d", "1s"},
+                                 " warm-up\r\n");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("^C\r\nnetecho bench "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("measured nothing"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("0 messages in"), std::string::npos) << r.out;
+}
+
 TEST(Bench, UsageErrors) {
   EXPECT_EQ(bench({"tcp://127.0.0.1:9", "-d", "1s", "-n", "10"}).exit_code, 2);
   const auto small = bench({"udp://127.0.0.1:9", "-s", "10"});
@@ -798,6 +904,10 @@ TEST(Bench, UsageErrors) {
   EXPECT_EQ(bench({"tcp://127.0.0.1:9", "-c", "0"}).exit_code, 2);
   EXPECT_EQ(bench({"tcp://127.0.0.1:9", "-s", "1x"}).exit_code, 2);
   EXPECT_EQ(bench({"tcp://127.0.0.1:70000"}).exit_code, 2);
+  // The chart is SVG: a PNG name is refused, not given SVG bytes.
+  const auto png = bench({"tcp://127.0.0.1:9", "--plot", "/tmp/netecho-chart.png"});
+  EXPECT_EQ(png.exit_code, 2);
+  EXPECT_NE(png.err.find("must end in .svg"), std::string::npos) << png.err;
   const auto unwritable = bench({"tcp://127.0.0.1:9", "--json", "/nonexistent/dir/x.json"});
   EXPECT_EQ(unwritable.exit_code, 1);
   EXPECT_NE(unwritable.err.find("/nonexistent/dir/x.json"), std::string::npos) << unwritable.err;

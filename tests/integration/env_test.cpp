@@ -126,7 +126,7 @@ TEST(Env, HelpShowsTheVariableOfEveryOption) {
     for (char& c : variable) {
       c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
-    EXPECT_NE(line.find("(Env:" + variable + ")"), std::string::npos) << line;
+    EXPECT_NE(line.find("(env " + variable + ")"), std::string::npos) << line;
   }
   EXPECT_GE(options, 15) << help.out;
   EXPECT_NE(help.out.find("Environment:"), std::string::npos);

@@ -138,6 +138,8 @@ TEST(Errors, BadOptionValuesAreUsageErrors) {
   expect_error(serve({"--threads", "0"}), 2, {"--threads", "0"});
   expect_error(serve({"--threads", "many"}), 2, {"--threads", "many"});
   expect_error(serve({"--udp-max", "70000"}), 2, {"--udp-max", "70000"});
+  // 0/s would answer nothing; it used to mean no limit, which only `none` says.
+  expect_error(serve({"--udp-rate", "0/s"}), 2, {"--udp-rate", "'0/s'", "none"});
 }
 
 TEST(Errors, UnknownSubcommandIsAUsageError) {
@@ -153,6 +155,70 @@ TEST(Errors, NoSubcommandIsAUsageError) {
   const auto last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
   EXPECT_NE(last.find("subcommand"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("serve"), std::string::npos) << "the help lists the subcommands";
+}
+
+// A range error states the real bounds in the option's own units, in a short line (CLI11's own
+// checks printed bounds as doubles: "0 not in range 0.000000 to 1797693134862315...").
+TEST(Errors, RangeErrorsGiveTheRealBoundsInAShortLine) {
+  const struct {
+    std::vector<std::string> args;
+    std::vector<std::string> needles;
+  } cases[] = {
+      {{"ping", "-c", "0", "127.0.0.1:9"}, {"--count", "0 is out of range", "1 or more probes"}},
+      {{"bench", "--rate", "0"}, {"--rate", "0 is out of range", "more than 0 messages/s"}},
+      {{"bench", "--rate", "-5"}, {"--rate", "-5 is out of range", "more than 0 messages/s"}},
+      {{"bench", "-c", "0"}, {"--connections", "1 to 1,000,000 connections"}},
+      {{"bench", "-p", "70000"}, {"--pipeline", "70000", "1 to 65,536"}},
+      {{"serve", "--threads", "5000"}, {"--threads", "5000", "1 to 1,024 threads"}},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv{netecho_bin()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const auto r = run(argv);
+    SCOPED_TRACE(c.args[1]);
+    expect_error(r, 2, c.needles);
+    EXPECT_LT(r.err.size(), 120u) << r.err;
+    EXPECT_EQ(r.err.find(".000000"), std::string::npos) << r.err;
+  }
+}
+
+// A word that starts with a dash is an option: known ("-4"), or named as unknown, never taken
+// for a target or a negative number; at the top level too.
+TEST(Errors, DashWordsAreOptionsNotTargets) {
+  const BoundSocket peer(SOCK_STREAM);
+  // -4 is send's: the target after it is used. The peer accepts and never answers.
+  const auto v4 = send({"-4", peer.address(), "--timeout", "200ms"});
+  EXPECT_EQ(v4.err.find("not expected"), std::string::npos) << v4.err;
+  expect_error(v4, 1, {"timed out"});
+  expect_error(run({netecho_bin(), "bench", "-5"}), 2,
+               {"'-5' is not an option of netecho bench", "netecho bench --help"});
+  expect_error(run({netecho_bin(), "--foo"}), 2, {"unknown option '--foo'"});
+  const auto version = run({netecho_bin(), "-V"});
+  EXPECT_EQ(version.exit_code, 0) << version.err;
+  EXPECT_EQ(version.out.rfind("netecho ", 0), 0u) << version.out;
+  EXPECT_EQ(line_count(version.out), 1u) << version.out;
+}
+
+// A usage error inside a subcommand points to that subcommand's help, which lists its options.
+TEST(Errors, UsageErrorsPointToTheSubcommandsHelp) {
+  expect_error(send({"--frobnicate"}), 2, {"--frobnicate", "(see 'netecho send --help')"});
+  expect_error(run({netecho_bin(), "ping", "127.0.0.1:9", "-c"}), 2,
+               {"--count", "(see 'netecho ping --help')"});
+}
+
+// A link-local address with its zone is taken (before, the parser refused the '%'): on this
+// host fe80::1 is on no interface, so the kernel, not the parser, refuses it.
+TEST(Errors, Ipv6ZoneIdReachesTheKernel) {
+  expect_error(serve({"--tcp", "[fe80::1%lo]:0"}), 1,
+               {"[fe80::1%lo]:0", "Cannot assign requested address"});
+}
+
+// -6 with an IPv4 literal (and -4 with an IPv6 one) says so, not what the resolver makes of it.
+TEST(Errors, FamilyFlagAgainstALiteralOfTheOtherFamily) {
+  expect_error(run({netecho_bin(), "ping", "-6", "127.0.0.1:9"}), 2,
+               {"'127.0.0.1' is not an IPv6 address"});
+  expect_error(run({netecho_bin(), "bench", "-4", "tcp://[::1]:9"}), 1,
+               {"'::1' is not an IPv4 address"});
 }
 
 // ------------------------------------------------------------- serve: run-time failures (1)

@@ -487,7 +487,8 @@ TEST_P(Ping, CorruptTcpEchoIsDetected) {
   EXPECT_EQ(c.transmitted, 3) << r.out;
   EXPECT_EQ(c.received, 2) << r.out;
   EXPECT_NE(c.extras.find("+1 errors"), std::string::npos) << r.out;
-  EXPECT_NE(c.extras.find("1 reconnects"), std::string::npos) << r.out;
+  EXPECT_NE(c.extras.find("1 reconnect"), std::string::npos) << r.out;
+  EXPECT_EQ(c.extras.find("1 reconnects"), std::string::npos) << r.out;
 }
 
 TEST_P(Ping, ServerThatStopsReadingIsCutNotBuffered) {
@@ -811,6 +812,10 @@ TEST_P(Ping, JsonIsOneDocumentWithTheDocumentedFields) {
   const auto check = run({"python3", "-c", "import json,sys; json.load(sys.stdin)"}, r.out);
   EXPECT_EQ(check.exit_code, 0) << check.err << r.out;
   const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema"], "netecho-ping/1");
+  static const std::regex kUtc(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)");
+  EXPECT_TRUE(std::regex_match(j["started_at"].get<std::string>(), kUtc)) << j["started_at"];
+  EXPECT_TRUE(j["first_error"].is_null());
   EXPECT_EQ(j["target"], url);
   EXPECT_EQ(j["transport"], "udp");
   EXPECT_EQ(j["address"], "127.0.0.1:" + std::to_string(server.port("udp")));
@@ -831,6 +836,21 @@ TEST_P(Ping, JsonIsOneDocumentWithTheDocumentedFields) {
     EXPECT_GT(j["rtt_ms"][k].get<double>(), k == std::string("mdev") ? -1 : 0) << k;
   }
   EXPECT_TRUE(j["connect_ms"].is_null());
+}
+
+// The JSON says why the errors happened, as bench's does, not just how many.
+TEST_P(Ping, JsonNamesTheFirstError) {
+  std::uint16_t port = 0;
+  const int closed = bound_socket(SOCK_STREAM, port);  // bound, not listening: refused
+  const auto r =
+      ping({"-c", "2", "-i", "0.05", "--json", "tcp://127.0.0.1:" + std::to_string(port)});
+  ::close(closed);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["errors"], 2);
+  const std::string first = j["first_error"];
+  EXPECT_NE(first.find("seq=1"), std::string::npos) << first;
+  EXPECT_NE(first.find("Connection refused"), std::string::npos) << first;
 }
 
 TEST_P(Ping, JsonLinesStreamsOneObjectPerProbeThenTheSummary) {

@@ -4,6 +4,7 @@
 #include "net/address.hpp"
 
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <string>
@@ -41,6 +42,14 @@ TEST(ParseEndpoint, AcceptsBracketedIpv6AndStoresItWithoutBrackets) {
   EXPECT_EQ(ok_endpoint("[::]:7"), (Endpoint{"::", 7}));
   EXPECT_EQ(ok_endpoint("[fe80::1:2]:65535"), (Endpoint{"fe80::1:2", 65535}));
   EXPECT_EQ(ok_endpoint("[::ffff:127.0.0.1]:9"), (Endpoint{"::ffff:127.0.0.1", 9}));
+}
+
+TEST(ParseEndpoint, AcceptsIpv6ZoneIds) {
+  EXPECT_EQ(ok_endpoint("[fe80::1%lo]:7"), (Endpoint{"fe80::1%lo", 7}));
+  EXPECT_EQ(ok_endpoint("[fe80::1%2]:7"), (Endpoint{"fe80::1%2", 7}));
+  EXPECT_NE(endpoint_error("[fe80::1%]:7").find("zone ''"), std::string::npos);
+  EXPECT_NE(endpoint_error("[fe80::1%a/b]:7").find("zone 'a/b'"), std::string::npos);
+  EXPECT_NE(endpoint_error("[fe80::x%lo]:7").find("'fe80::x'"), std::string::npos);
 }
 
 TEST(ParseEndpoint, AcceptsHostNames) {
@@ -216,6 +225,14 @@ TEST(Resolve, NumericHostsNeedNoResolver) {
   auto v6 = resolve({"::1", 7}, Transport::udp, /*passive=*/false);
   ASSERT_TRUE(std::holds_alternative<std::vector<SockAddr>>(v6));
   EXPECT_EQ(std::get<0>(v6).front().to_string(), "[::1]:7");
+}
+
+TEST(Resolve, ZoneIdBecomesTheScopeAndIsWrittenBack) {
+  auto r = resolve({"fe80::1%lo", 7}, Transport::udp, /*passive=*/false);
+  ASSERT_TRUE(std::holds_alternative<std::vector<SockAddr>>(r)) << std::get<std::string>(r);
+  const SockAddr& a = std::get<0>(r).front();
+  EXPECT_EQ(reinterpret_cast<const sockaddr_in6*>(a.get())->sin6_scope_id, if_nametoindex("lo"));
+  EXPECT_EQ(a.to_string(), "[fe80::1%lo]:7");
 }
 
 TEST(Resolve, FamilyMismatchFailsNamingTheHost) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cstring>
 #include <regex>
 #include <string>
 
@@ -161,12 +162,58 @@ TEST(BenchReport, SvgEscapesText) {
   EXPECT_NE(svg.find("a&lt;b&amp;c"), std::string::npos);
 }
 
-TEST(BenchReport, EmptyRunStillRenders) {
+TEST(BenchReport, EmptyRunStillRendersAndSaysNoData) {
   BenchResult r = sample_result();
   r.latency.reset();
   r.messages = 0;
-  EXPECT_EQ(nlohmann::json::parse(report_json(r))["latency_ns"]["count"], 0u);
-  EXPECT_NE(report_svg(r).find("</svg>"), std::string::npos);
+  const auto lat = nlohmann::json::parse(report_json(r))["latency_ns"];
+  EXPECT_EQ(lat["count"], 0u);
+  for (const char* k : {"min", "mean", "stddev", "max", "p50", "p99", "p99_99"}) {
+    EXPECT_TRUE(lat[k].is_null()) << k << ": " << lat[k];
+  }
+  const std::string svg = report_svg(r);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find(">no data<"), std::string::npos);
+  EXPECT_EQ(svg.find("p50 0 ns"), std::string::npos);
+  EXPECT_EQ(svg.find("marker-label"), std::string::npos);
+}
+
+// The number after attr=" in the first element of svg that has it.
+double svg_number(const std::string& svg, const std::string& element_start, const char* attr) {
+  const auto at = svg.find(element_start);
+  const auto a = svg.find(std::string(attr) + "=\"", at);
+  return std::stod(svg.substr(a + std::strlen(attr) + 2));
+}
+
+TEST(BenchReport, SvgWidensForALongTitle) {
+  BenchResult r = sample_result();
+  r.options.target.endpoint.host = std::string(150, 'h');
+  const std::string svg = report_svg(r);
+  const double width = svg_number(svg, "<svg ", "width");
+  const auto title_at = svg.find("id=\"title\"");
+  const auto text = svg.substr(svg.find('>', title_at) + 1);
+  const double title_chars = static_cast<double>(text.find('<'));
+  EXPECT_GE(width, 9 * title_chars) << "a " << title_chars << "-character title in " << width << " px";
+  EXPECT_EQ(svg_number(report_svg(sample_result()), "<svg ", "width"), 1000);
+}
+
+// Each marked percentile is a dot with a visible label, within the plotted axis: with 10,000
+// samples the distribution ends before p99.99, and the axis extends to take its dot.
+TEST(BenchReport, SvgMarkersAreLabelledAndInsideTheAxis) {
+  const std::string svg = report_svg(sample_result());
+  const double plot_left = svg_number(svg, "<rect x=\"", "x");
+  const double plot_right = plot_left + svg_number(svg, "<rect x=\"", "width");
+  const std::regex dot_re(R"re(<circle cx="([\d.]+)")re");
+  int dots = 0;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), dot_re);
+       it != std::sregex_iterator(); ++it, ++dots) {
+    EXPECT_LT(std::stod((*it)[1]), plot_right - 1) << "a dot pinned to the axis' edge";
+  }
+  EXPECT_EQ(dots, 5);
+  for (const char* label : {">p50 ", ">p99 ", ">p99.99 "}) {
+    EXPECT_NE(svg.find(std::string("class=\"marker-label\"")), std::string::npos);
+    EXPECT_NE(svg.find(label), std::string::npos) << label;
+  }
 }
 
 TEST(BenchReport, LiveLine) {
@@ -178,6 +225,15 @@ TEST(BenchReport, LiveLine) {
   EXPECT_NE(line.find("p50 "), std::string::npos) << line;
   EXPECT_NE(line.find("errors 0"), std::string::npos) << line;
   EXPECT_NE(format_live_line(1, 0, 0, Histogram(), 0, true).find("warm-up"), std::string::npos);
+}
+
+// The live line fits an 80-column terminal, at rates and latencies no machine exceeds.
+TEST(BenchReport, LiveLineFitsEightyColumns) {
+  Histogram second;
+  second.record(999'000'000);  // "999 ms"
+  second.record(59'900'000'000);  // "59.9 s"
+  EXPECT_LE(format_live_line(9999, 9'999'999, 9999.99, second, 99, true).size(), 80u);
+  EXPECT_LE(format_live_line(9999, 9'999'999, 9999.99, second, 99'999, false).size(), 80u);
 }
 
 }  // namespace

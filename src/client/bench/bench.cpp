@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 
 #include "base/system.hpp"
 #include "base/duration.hpp"
+#include "client/bench/output_file.hpp"
 #include "client/bench/report.hpp"
 #include "client/bench/worker.hpp"
 #include "client/probe_frame.hpp"
@@ -32,43 +32,38 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
-
 // Opens an output file before the run, so that a bad path fails at once, not after it. An
 // empty path or "-" needs no file: the result then holds none. No result: the file could not
-// be opened (the reason is written to err).
-std::optional<File> open_output(const std::string& path, const char* flag, std::FILE* err) {
+// be created (the reason is written to err).
+std::optional<std::optional<OutputFile>> open_output(const std::string& path, const char* flag,
+                                                     std::FILE* err) {
   if (path.empty() || path == "-") {
-    return File();
+    return std::optional<OutputFile>();
   }
-  File file(std::fopen(path.c_str(), "w"));
+  std::string error;
+  auto file = OutputFile::create(path, &error);
   if (!file) {
-    fmt::print(err, "netecho bench: {} {}: {}\n", flag, path, std::strerror(errno));
+    fmt::print(err, "netecho bench: {} {}\n", flag, error);
     return std::nullopt;
   }
   return file;
 }
 
-bool write_output(const std::string& text, const std::string& path, const File& file,
-                  std::FILE* out, std::FILE* err) {
-  std::FILE* f = path == "-" ? out : file.get();
-  if (std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fflush(f) != 0) {
-    fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+// The text to standard output ("-") or, whole, to its file.
+bool write_output(const std::string& text, const std::string& path,
+                  std::optional<OutputFile>& file, std::FILE* out, std::FILE* err) {
+  if (!file) {
+    if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
+      fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  if (auto error = file->commit(text)) {
+    fmt::print(err, "netecho bench: {}\n", *error);
     return false;
   }
   return true;
-}
-
-std::string utc_iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // The per-second line: rates since the previous tick and the latency distribution of echoes
@@ -135,8 +130,8 @@ struct Plan {
   // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
   std::vector<std::vector<std::uint32_t>> ids;
   std::vector<std::vector<std::uint64_t>> quotas;
-  File json_file;
-  File plot_file;
+  std::optional<OutputFile> json_file;  // none: no file, or standard output
+  std::optional<OutputFile> plot_file;
   std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
   bool live = false;
 };
@@ -324,9 +319,10 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
   const std::int64_t end =
       o.messages != 0 ? last_measured_ns : std::max(stopped_ns, last_measured_ns);
   r.elapsed = std::chrono::nanoseconds(std::max<std::int64_t>(0, end - measure_start));
+  r.warmup_only = r.interrupted && stopped_ns < measure_start;
   const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
   r.started_at =
-      utc_iso8601(std::chrono::system_clock::now() -
+      base::format_utc(std::chrono::system_clock::now() -
                   std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
   r.cpu_user_s = run.cpu_end.user - run.control.cpu_start.user;
   r.cpu_system_s = run.cpu_end.system - run.control.cpu_start.system;
@@ -336,8 +332,12 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // ------------------------------------------------------------------------------------ write
 
 // The report, the JSON and the chart; the exit code.
-int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
+int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
                   std::FILE* err) {
+  if (r.interrupted && ::isatty(::fileno(p.report_out)) != 0) {
+    // The terminal has echoed "^C" where the cursor was: start the report on a line of its own.
+    std::fputs("\n", p.report_out);
+  }
   print_report(r, p.report_out);
   bool written = true;
   if (!o.json_path.empty()) {
@@ -349,6 +349,22 @@ int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, st
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
                r.first_error);
+    if (const std::string hint = r.hint(); !hint.empty()) {
+      fmt::print(err, "netecho bench: {}\n", hint);
+    }
+    return net::kExitFailure;
+  }
+  if (const std::string why = r.measured_nothing(); !why.empty()) {
+    fmt::print(err, "netecho bench: measured nothing: {}\n", why);
+    return net::kExitFailure;
+  }
+  if (r.unsent != 0) {
+    // An open loop that fell behind measured a lighter load than was asked for, and its
+    // latencies leave out the latest messages of all: not a run to take figures from.
+    fmt::print(err,
+               "netecho bench: --rate {} was not reached: {} message(s) fell due but were never "
+               "sent\n",
+               group_digits(static_cast<std::uint64_t>(o.rate)), group_digits(r.unsent));
     return net::kExitFailure;
   }
   return written ? 0 : net::kExitFailure;

@@ -40,6 +40,7 @@ struct BenchOptions {
   // Measured messages in all (spread evenly over connections); 0: run for duration.
   std::uint64_t messages = 0;
   std::size_t message_size = 64;
+  bool reverse = false;  // UDP: the server answers with the datagram's bytes reversed
   std::uint32_t pipeline = 1;  // messages in flight per connection
   unsigned threads = 0;        // 0: one per available CPU; never more than connections
   double rate = 0;             // total messages per second, open loop; 0: closed loop
@@ -66,6 +67,7 @@ struct BenchResult {
   unsigned threads = 0;
   std::string started_at;    // UTC, ISO 8601, when the measurement began
   bool interrupted = false;  // ended early by a signal
+  bool warmup_only = false;  // interrupted before the measured window began
 
   std::uint32_t connected = 0;          // connections established
   std::chrono::nanoseconds elapsed{0};  // the measured window
@@ -96,6 +98,12 @@ struct BenchResult {
   double messages_per_second() const noexcept;
   double megabytes_per_second() const noexcept;  // echoed payload, one direction, 10^6 B
   double cpu_per_message_us() const noexcept;    // over messages_received
+  // Why a run measured nothing ("interrupted during the warm-up", "no message came back
+  // intact"); empty when it measured something.
+  std::string measured_nothing() const;
+  // What the errors suggest, when they suggest something ("the server may be rate-limiting
+  // ..."); empty otherwise.
+  std::string hint() const;
 };
 
 // Runs the benchmark, prints the live line (when enabled) and the report to out, one-line

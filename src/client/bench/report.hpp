@@ -27,7 +27,8 @@ inline constexpr ReportPercentile kReportPercentiles[] = {
 };
 
 // One line per second on a terminal:
-//   "   3 s    41,234 msgs/s    2.64 MB/s   p50 25.1 us   p99 45.0 us   errors 0"
+//   "   3 s     41,234 msgs/s    2.64 MB/s p50 25.1 us p99 45.0 us errors 0", at most 80
+//   columns for any rate a machine reaches ("   3 s  9,999,999 msgs/s ..."; " warm-up" after).
 // second: the latencies of echoes received during that second.
 std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, double mb_per_s,
                              const Histogram& second, std::uint64_t errors, bool warmup);

@@ -29,10 +29,12 @@ std::string report_json(const BenchResult& r) {
       {"timeout_s", as_seconds(o.timeout)},
   };
   const Histogram& h = r.latency;
-  json lat = {{"count", h.count()},   {"min", h.min()}, {"mean", h.mean()},
-              {"stddev", h.stddev()}, {"max", h.max()}, {"saturated", h.saturated()}};
+  // An empty histogram has no minimum or percentile: null, not a latency of 0.
+  const auto figure = [&h](auto value) { return h.count() != 0 ? json(value) : json(nullptr); };
+  json lat = {{"count", h.count()},          {"min", figure(h.min())}, {"mean", figure(h.mean())},
+              {"stddev", figure(h.stddev())}, {"max", figure(h.max())}, {"saturated", h.saturated()}};
   for (const auto& p : kReportPercentiles) {
-    lat[p.json_name] = h.percentile(p.percentile);
+    lat[p.json_name] = figure(h.percentile(p.percentile));
   }
   json distribution = json::array();
   for (const auto& point : h.distribution()) {

@@ -50,11 +50,13 @@ std::string group_digits(std::uint64_t n) {
 
 std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, double mb_per_s,
                              const Histogram& second, std::uint64_t errors, bool warmup) {
-  return fmt::format(
-      "{:>5} s {:>12} msgs/s {:>9.2f} MB/s   p50 {:>8}   p99 {:>8}   errors {}{}", elapsed_s,
-      group_digits(static_cast<std::uint64_t>(std::llround(messages_per_s))), mb_per_s,
-      second.count() ? latency_text(second.percentile(50)) : "-",
-      second.count() ? latency_text(second.percentile(99)) : "-", errors, warmup ? "   (warm-up)" : "");
+  // At most 80 columns up to 99 errors in the warm-up, and up to 99,999 after it: 10,000,000
+  // msgs/s, 9,999 MB/s and latencies of 7 characters ("25.1 us") fit their fields.
+  return fmt::format("{:>4} s {:>10} msgs/s {:>7.2f} MB/s p50 {:>7} p99 {:>7} errors {}{}",
+                     elapsed_s, group_digits(static_cast<std::uint64_t>(std::llround(messages_per_s))),
+                     mb_per_s, second.count() ? latency_text(second.percentile(50)) : "-",
+                     second.count() ? latency_text(second.percentile(99)) : "-", group_digits(errors),
+                     warmup ? " warm-up" : "");
 }
 
 std::string describe_run(const BenchResult& r) {
@@ -97,6 +99,29 @@ double BenchResult::megabytes_per_second() const noexcept {
   return messages_per_second() * static_cast<double>(options.message_size) / 1e6;
 }
 
+std::string BenchResult::measured_nothing() const {
+  if (messages != 0) {
+    return {};
+  }
+  if (warmup_only) {
+    return "interrupted during the warm-up";
+  }
+  return interrupted ? "interrupted before any message came back intact"
+                     : "no message came back intact";
+}
+
+std::string BenchResult::hint() const {
+  // UDP losses after many replies came back intact: the answers stopped at some rate, not at
+  // once. netecho serve (like inetd's guards) limits the replies to one source address, 1,000
+  // a second by default, and a benchmark from one address runs into that.
+  if (options.target.transport == net::Transport::udp &&
+      errors[static_cast<std::size_t>(ErrorKind::lost)] != 0 && messages_received >= 100) {
+    return "datagrams went unanswered after many were answered: the server may be "
+           "rate-limiting this source (netecho serve --udp-rate none lifts its limit)";
+  }
+  return {};
+}
+
 double BenchResult::cpu_per_message_us() const noexcept {
   return messages_received != 0
              ? (cpu_user_s + cpu_system_s) * 1e6 / static_cast<double>(messages_received)
@@ -106,7 +131,9 @@ double BenchResult::cpu_per_message_us() const noexcept {
 void print_report(const BenchResult& r, std::FILE* out) {
   std::string s = fmt::format("netecho bench {} ({}, {})\n", describe_run(r),
                               r.address.empty() ? "-" : r.address, r.backend);
-  if (r.interrupted) {
+  if (r.interrupted && r.warmup_only) {
+    s += "  Interrupted during the warm-up\n";
+  } else if (r.interrupted) {
     s += fmt::format("  Interrupted: {} measured", base::format_duration(r.elapsed));
     if (r.abandoned != 0) {
       s += fmt::format(", {} still in flight not counted",
@@ -136,10 +163,15 @@ void print_report(const BenchResult& r, std::FILE* out) {
                      latency_text(c.percentile(99)), latency_text(c.max()));
   }
   s += "\n";
-  s += fmt::format("  {} in {}: {} msgs/s, {:.2f} MB/s\n",
-                   plural(r.messages, "message", "messages"), base::format_duration(r.elapsed),
-                   group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
-                   r.megabytes_per_second());
+  if (const std::string why = r.measured_nothing(); !why.empty()) {
+    s += fmt::format("  Measured  nothing: {}\n", why);
+  } else {
+    s += fmt::format(
+        "  {} in {}: {} msgs/s, {:.2f} MB/s\n", plural(r.messages, "message", "messages"),
+        base::format_duration(r.elapsed),
+        group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
+        r.megabytes_per_second());
+  }
   s += fmt::format("  Wire      sent {} ({} B), received {} ({} B)",
                    plural(r.messages_sent, "message", "messages"), group_digits(r.bytes_sent),
                    group_digits(r.messages_received), group_digits(r.bytes_received));
@@ -187,6 +219,9 @@ void print_report(const BenchResult& r, std::FILE* out) {
       }
     }
     s += fmt::format("\n  First     {}\n", r.first_error);
+    if (const std::string hint = r.hint(); !hint.empty()) {
+      s += fmt::format("  Hint      {}\n", hint);
+    }
   }
   std::fputs(s.c_str(), out);
   std::fflush(out);

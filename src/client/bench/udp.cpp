@@ -99,10 +99,27 @@ void UdpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t no
     }
     return;
   }
-  const std::span<const std::byte> data = c.data;
+  ctx.stats->bytes_received.add(c.data.size());
+  // The reply as the server meant it: with --expect reverse, turned back first.
+  std::span<const std::byte> data = c.data;
+  if (ctx.options->reverse) {
+    ctx.turned.assign(c.data.rbegin(), c.data.rend());
+    data = ctx.turned;
+  }
   const std::size_t size = ctx.options->message_size;
-  ctx.stats->bytes_received.add(data.size());
   const auto decoded = decode_probe_header(data);
+  if (const auto* h = std::get_if<ProbeHeader>(&decoded);
+      h == nullptr || h->session != static_cast<std::uint32_t>(seed_)) {
+    // Not one of ours as read: perhaps it is when read the other way round.
+    std::span<const std::byte> other = c.data;
+    if (!ctx.options->reverse) {
+      ctx.turned.assign(c.data.rbegin(), c.data.rend());
+      other = ctx.turned;
+    }
+    if (wrong_direction(ctx, other)) {
+      return;
+    }
+  }
   if (const auto* e = std::get_if<ProbeError>(&decoded)) {
     ctx.error(ErrorKind::mismatch, 1,
               fmt::format("{}: reply is not the datagram sent: {}", where(), describe(e->kind)));
@@ -170,6 +187,28 @@ void UdpFlow::on_recv(FlowContext& ctx, const io::Completion& c, std::int64_t no
   any_reply_ = true;
   highest_seq_ = std::max(highest_seq_, h.seq);
   complete(ctx, m, now_ns);
+}
+
+bool UdpFlow::wrong_direction(FlowContext& ctx, std::span<const std::byte> other) {
+  const auto decoded = decode_probe_header(other);
+  const auto* h = std::get_if<ProbeHeader>(&decoded);
+  if (h == nullptr || h->session != static_cast<std::uint32_t>(seed_)) {
+    return false;
+  }
+  const auto it = std::find_if(outstanding_.begin(), outstanding_.end(),
+                               [h](const Message& m) { return m.seq == h->seq; });
+  if (it == outstanding_.end()) {
+    return false;
+  }
+  const std::uint64_t seq = h->seq;
+  *it = outstanding_.back();
+  outstanding_.pop_back();
+  fate(seq) = Fate::answered;
+  ctx.error(ErrorKind::mismatch, 1,
+            fmt::format("{}: datagram {}: {}", where(), seq,
+                        wrong_direction_hint(ctx.options->reverse)));
+  release(ctx);
+  return true;
 }
 
 void UdpFlow::check_timeouts(FlowContext& ctx, std::int64_t now_ns) {

@@ -230,10 +230,7 @@ Pinger::FrameCheck Pinger::check_frame(std::span<const std::byte> data) const {
     const auto flipped_decoded = decode_probe(flipped);
     if (const auto* h = std::get_if<ProbeHeader>(&flipped_decoded)) {
       header = *h;
-      return o_.reverse
-                 ? std::string("reply is not reversed: the server echoes (drop --expect reverse)")
-                 : std::string(
-                       "reply is reversed: the server is in reverse mode (use --expect reverse)");
+      return std::string(wrong_direction_hint(o_.reverse));
     }
     if (error.kind == ProbeErrorKind::bad_fill) {
       return fmt::format("{} (first difference at byte {})", describe(error.kind), error.offset);
@@ -277,6 +274,9 @@ void Pinger::reply(ProbeEvent e, const ReplyMatch& m, nanoseconds rtt) {
 void Pinger::emit(ProbeEvent e) {
   e.from = info_.address;
   e.at = Clock::now() - start_;
+  if (e.type == ProbeEventType::error && stats_.first_error.empty()) {
+    stats_.first_error = event_line(e, info_);
+  }
   switch (o_.output) {
     case PingOutput::text:
       if (!o_.quiet) {

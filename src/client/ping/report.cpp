@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/duration.hpp"
+
 namespace netecho::client {
 namespace {
 
@@ -142,7 +144,7 @@ std::string summary_text(const PingRunInfo& info, const PingStats& stats,
     out += fmt::format(", {} out of order", stats.reordered);
   }
   if (stats.reconnects != 0) {
-    out += fmt::format(", {} reconnects", stats.reconnects);
+    out += fmt::format(", {} reconnect{}", stats.reconnects, stats.reconnects == 1 ? "" : "s");
   }
   out += fmt::format(", {:g}% loss, time {:.0f} ms\n", stats.loss_percent(), to_ms(elapsed));
   append_rtt_lines(out, "rtt", stats.rtt);
@@ -159,6 +161,10 @@ std::string summary_json(const PingRunInfo& info, const PingStats& stats,
   if (type_field) {
     j["type"] = "summary";
   }
+  j["schema"] = "netecho-ping/1";
+  j["started_at"] = base::format_utc(
+      std::chrono::system_clock::now() -
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed));
   j["target"] = info.target;
   j["transport"] = info.tcp ? "tcp" : "udp";
   j["address"] = info.address;
@@ -175,6 +181,7 @@ std::string summary_json(const PingRunInfo& info, const PingStats& stats,
   j["errors"] = stats.errors;
   j["connects"] = stats.connects;
   j["reconnects"] = stats.reconnects;
+  j["first_error"] = stats.first_error.empty() ? Json(nullptr) : Json(stats.first_error);
   j["loss_percent"] = stats.loss_percent();
   j["time_ms"] = to_ms(elapsed);
   j["interrupted"] = interrupted;

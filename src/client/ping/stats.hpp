@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <string>
 
 #include "client/histogram.hpp"
 
@@ -100,6 +101,7 @@ struct PingStats {
   std::uint64_t errors = 0;      // corrupt replies, refused/reset connections, failed sends
   std::uint64_t connects = 0;    // TCP connections established
   std::uint64_t reconnects = 0;  // TCP: connections re-opened after one was lost
+  std::string first_error;  // the first error event's line ("error from ...: seq=1 ..."), if any
   Histogram rtt;
   Histogram connect;  // TCP --connect: time to establish each connection
 
