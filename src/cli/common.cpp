@@ -9,40 +9,35 @@ namespace netecho::cli {
 
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = net::parse_endpoint(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<net::Endpoint>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 net::Target parse_target_or_throw(std::string_view text, std::string_view what) {
   auto parsed = net::parse_target(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", what, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", what, parsed.error()), net::kExitUsage);
   }
-  return std::get<net::Target>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = base::parse_duration(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<std::chrono::nanoseconds>(parsed);
+  return *parsed;
 }
 
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
                                                    int exit_code) {
   auto resolved = net::resolve(target.endpoint, target.transport, /*passive=*/false, family);
-  if (auto* message = std::get_if<std::string>(&resolved)) {
-    throw net::ConfigError(std::move(*message), exit_code);
+  if (!resolved) {
+    throw net::ConfigError(resolved.error(), exit_code);
   }
-  auto addresses = std::get<std::vector<net::SockAddr>>(std::move(resolved));
-  if (addresses.empty()) {
-    throw net::ConfigError(fmt::format("cannot resolve host '{}': no address", target.endpoint.host),
-                           exit_code);
-  }
-  return addresses;
+  return std::move(resolved).value();
 }
 
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {

@@ -12,12 +12,11 @@
 namespace netecho::cli {
 namespace {
 
-client::Bytes decode_or_throw(std::variant<client::Bytes, std::string> parsed,
-                              std::string_view flag) {
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+client::Bytes decode_or_throw(base::Parsed<client::Bytes> parsed, std::string_view flag) {
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<client::Bytes>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 client::Bytes read_stdin() {

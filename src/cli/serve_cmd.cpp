@@ -128,15 +128,15 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.idle_timeout = parse_duration_or_throw(args.idle_timeout, "--idle-timeout");
   config.drain_timeout = parse_duration_or_throw(args.drain_timeout, "--drain-timeout");
   auto ports = server::parse_port_set(args.udp_deny_ports);
-  if (auto* err = std::get_if<std::string>(&ports)) {
-    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", *err), net::kExitUsage);
+  if (!ports) {
+    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", ports.error()), net::kExitUsage);
   }
-  config.udp_guard.deny_ports = std::get<server::PortSet>(ports);
+  config.udp_guard.deny_ports = *ports;
   auto rate = server::parse_rate(args.udp_rate);
-  if (auto* err = std::get_if<std::string>(&rate)) {
-    throw net::ConfigError(fmt::format("--udp-rate: {}", *err), net::kExitUsage);
+  if (!rate) {
+    throw net::ConfigError(fmt::format("--udp-rate: {}", rate.error()), net::kExitUsage);
   }
-  config.udp_guard.rate = std::get<std::uint32_t>(rate);
+  config.udp_guard.rate = *rate;
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
   if (!args.test_stall_worker.empty()) {

@@ -99,10 +99,10 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
     }
   }
   auto port = parse_port(port_text, text);
-  if (auto* err = std::get_if<std::string>(&port)) {
-    return *err;
+  if (!port) {
+    return port.error();
   }
-  ep.port = std::get<std::uint16_t>(port);
+  ep.port = *port;
   return ep;
 }
 
@@ -122,10 +122,10 @@ Parsed<Target> parse_target(std::string_view text, Transport default_transport) 
     rest = text.substr(sep + 3);
   }
   auto ep = parse_endpoint(rest);
-  if (auto* err = std::get_if<std::string>(&ep)) {
-    return *err;
+  if (!ep) {
+    return ep.error();
   }
-  target.endpoint = std::move(std::get<Endpoint>(ep));
+  target.endpoint = std::move(ep).value();
   return target;
 }
 
@@ -185,9 +185,8 @@ bool SockAddr::operator==(const SockAddr& other) const noexcept {
   return len_ == other.len_ && std::memcmp(&storage_, &other.storage_, len_) == 0;
 }
 
-std::variant<std::vector<SockAddr>, std::string> resolve(const Endpoint& endpoint,
-                                                         Transport transport, bool passive,
-                                                         Family family) {
+Parsed<std::vector<SockAddr>> resolve(const Endpoint& endpoint, Transport transport, bool passive,
+                                      Family family) {
   addrinfo hints{};
   hints.ai_family = family == Family::v4 ? AF_INET : family == Family::v6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = transport == Transport::tcp ? SOCK_STREAM : SOCK_DGRAM;
