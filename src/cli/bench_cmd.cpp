@@ -141,7 +141,7 @@ int run_bench(const BenchArgs& args) {
                                        o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
                            net::kExitUsage);
   }
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
   o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
   o.json_path = args.json;
   o.plot_path = args.plot;

@@ -50,11 +50,16 @@ CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
       ->capture_default_str();
 }
 
-io::BackendKind parse_backend_or_throw(std::string_view name) {
-  if (const auto kind = io::parse_backend(name)) {
-    return *kind;
+io::BackendChoice choose_backend_or_throw(std::string_view name) {
+  const auto kind = io::parse_backend(name);
+  if (!kind) {
+    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
   }
-  throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
+  auto choice = io::choose_backend(*kind);
+  if (!choice) {
+    throw net::ConfigError(choice.error(), net::kExitFailure);
+  }
+  return std::move(choice).value();
 }
 
 }  // namespace netecho::cli

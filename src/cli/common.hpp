@@ -27,6 +27,8 @@ std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, ne
 
 // --backend auto|epoll|io_uring: declared here once for every subcommand that runs an event loop.
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend);
-io::BackendKind parse_backend_or_throw(std::string_view name);
+// The backend a command runs on, chosen once, here: an unknown name is a usage error (exit 2),
+// a backend that cannot run here a run-time failure (exit 1).
+io::BackendChoice choose_backend_or_throw(std::string_view name);
 
 }  // namespace netecho::cli

@@ -111,7 +111,7 @@ int run_ping(const PingArgs& args) {
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
 
   // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
   // prints the summary and returns the exit code by the usual rule.

@@ -93,7 +93,7 @@ int run_send(const SendArgs& args) {
         net::kExitUsage);
   }
   o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;

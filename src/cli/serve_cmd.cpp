@@ -120,7 +120,6 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;
-  config.backend = parse_backend_or_throw(args.backend);
   config.backend_options.uring_buffers = args.uring_buffers;
   config.backend_options.uring_buffer_size = args.uring_buffer_size;
   config.max_conns = args.max_conns;
@@ -165,7 +164,9 @@ int run_serve(const ServeArgs& args) {
     config.user = server::lookup_user(args.user);  // before anything is bound
   }
   server::Server::block_signals();
-  server::Server server(config, server::take_passed_sockets(config.stream_mode));
+  auto passed = server::take_passed_sockets(config.stream_mode);
+  config.backend = choose_backend_or_throw(args.backend);
+  server::Server server(config, std::move(passed));
   return server.run(stdout);
 }
 

@@ -166,7 +166,7 @@ std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* e
   }
   p.threads =
       std::min<unsigned>(o.threads != 0 ? o.threads : base::available_cpus(), o.connections);
-  p.backend = io::choose_backend(o.backend);
+  p.backend = o.backend;
   p.ids.resize(p.threads);
   p.quotas.resize(p.threads);
   for (std::uint32_t i = 0; i < o.connections; ++i) {

@@ -47,7 +47,7 @@ struct BenchOptions {
   std::chrono::nanoseconds connect_timeout = std::chrono::seconds(5);
   // A message not answered this long after it was sent is a timeout (TCP) or lost (UDP).
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
   std::string json_path;  // empty: no JSON; "-": standard output (the text report then goes to err)
   std::string plot_path;  // empty: no plot
   std::optional<bool> live;  // the per-second line; unset: only when out is a terminal

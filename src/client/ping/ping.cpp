@@ -23,7 +23,7 @@ Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, 
       err_(err),
       tracker_(o.timeout),
       frame_(o.size),
-      loop_(io::make_backend(io::choose_backend(o.backend).kind)) {
+      loop_(io::make_backend(o.backend.kind)) {
   std::random_device rd;
   session_ = rd();
   info_.target = net::to_string(o.target);

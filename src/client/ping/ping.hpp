@@ -30,7 +30,7 @@ struct PingOptions {
   bool connect_per_probe = false;  // TCP: a new connection for every probe
   bool reverse = false;            // UDP: the server answers with the bytes reversed
   PingOutput output = PingOutput::text;
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
   // The run ends (summary printed, exit code by the usual rule) once this descriptor turns
   // readable, e.g. an io::SignalFd for SIGINT. -1: none. The descriptor is not read.
   int stop_fd = -1;

@@ -58,7 +58,7 @@ class Exchanger final : private io::Handler {
         want_(want),
         deadline_(deadline),
         tcp_(o.target.transport == net::Transport::tcp),
-        loop_(io::make_backend(io::choose_backend(o.backend).kind)) {}
+        loop_(io::make_backend(o.backend.kind)) {}
 
   Exchanger(const Exchanger&) = delete;
   Exchanger& operator=(const Exchanger&) = delete;

@@ -22,7 +22,7 @@ struct SendOptions {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   OutputFormat output = OutputFormat::list;
   std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
 };
 
 // Runs the exchange. Prints the reply to out and failures (one line each) to err. Returns the
