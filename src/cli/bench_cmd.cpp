@@ -145,7 +145,7 @@ int run_bench(const BenchArgs& args) {
   o.addresses = resolve_target_or_throw(o.target, net::Family::any, net::kExitFailure);
   o.json_path = args.json;
   o.plot_path = args.plot;
-  return client::run_bench(o, stdout, stderr);
+  return exit_code(client::run_bench(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

@@ -40,6 +40,18 @@ std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, ne
   return std::move(resolved).value();
 }
 
+int exit_code(client::Outcome outcome) noexcept {
+  switch (outcome) {
+    case client::Outcome::ok:
+      return 0;
+    case client::Outcome::failed:
+      return net::kExitFailure;
+    case client::Outcome::error:
+      return net::kExitUsage;
+  }
+  return net::kExitFailure;
+}
+
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
   return cmd
       .add_option("--backend", backend,

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/outcome.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
 
@@ -24,6 +25,9 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
 // ping(8); send and bench: 1, a run-time failure).
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
                                                    int exit_code);
+
+// The exit status of a client tool's run: 0 ok, 1 failed, 2 error (ping's "other error").
+int exit_code(client::Outcome outcome) noexcept;
 
 // --backend auto|epoll|io_uring: declared here once for every subcommand that runs an event loop.
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend);

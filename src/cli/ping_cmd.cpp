@@ -121,7 +121,7 @@ int run_ping(const PingArgs& args) {
                            net::kExitUsage);
   }
   o.stop_fd = stop->fd();
-  return client::run_ping(o, stdout, stderr);
+  return exit_code(client::run_ping(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

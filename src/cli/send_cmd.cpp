@@ -104,7 +104,7 @@ int run_send(const SendArgs& args) {
   } else if (args.expect == "any") {
     o.expect = client::Expect::any;
   }
-  return client::run_send(o, stdout, stderr);
+  return exit_code(client::run_send(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

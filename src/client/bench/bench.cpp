@@ -335,7 +335,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // ------------------------------------------------------------------------------------ write
 
 // The report, the JSON and the chart; the exit code.
-int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
+Outcome write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, std::FILE* out,
                   std::FILE* err) {
   print_report(r, p.report_out);
   bool written = true;
@@ -348,31 +348,31 @@ int write_results(const BenchOptions& o, const BenchResult& r, const Plan& p, st
   if (r.error_total() != 0) {
     fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
                r.first_error);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
-  return written ? 0 : net::kExitFailure;
+  return written ? Outcome::ok : Outcome::failed;
 }
 
 }  // namespace
 
-int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+Outcome run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   std::optional<Plan> plan = plan_run(o, out, err);
   if (!plan) {
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   Run run(plan->threads);
   run_workers(o, *plan, run);
   for (const auto& f : run.failures) {
     if (!f.empty()) {
       fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
-      return net::kExitFailure;
+      return Outcome::failed;
     }
   }
   const BenchResult r = merge_results(o, *plan, run);
   if (run.control.abort) {
     fmt::print(err, "netecho bench: {}\n",
                r.first_error.empty() ? "no connection could be made" : r.first_error);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   return write_results(o, r, *plan, out, err);
 }

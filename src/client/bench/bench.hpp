@@ -26,6 +26,7 @@
 
 #include "client/bench/stats.hpp"
 #include "client/histogram.hpp"
+#include "client/outcome.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
 
@@ -97,10 +98,10 @@ struct BenchResult {
 };
 
 // Runs the benchmark, prints the live line (when enabled) and the report to out, one-line
-// failures to err, and writes the JSON and SVG files asked for. Returns the exit code: 0 for a
-// run without errors, 1 for a run with errors or one that could not start (closed port,
-// unwritable output file). Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread while it
+// failures to err, and writes the JSON and SVG files asked for. ok for a run without errors,
+// failed for a run with errors or one that could not start (closed port, unwritable output
+// file). Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread while it
 // runs; call it before any other thread is started.
-int run_bench(const BenchOptions& options, std::FILE* out, std::FILE* err);
+Outcome run_bench(const BenchOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace netecho::client
