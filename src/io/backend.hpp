@@ -45,6 +45,11 @@ struct Completion {
   const net::Datagram* datagram = nullptr;  // recv_from only
 };
 
+// A net call's answer in the completions' convention: the byte count, or -errno.
+inline long to_res(const net::Result<std::size_t>& r) noexcept {
+  return r ? static_cast<long>(*r) : -r.error().value();
+}
+
 class Handler {
  public:
   virtual void on_completion(const Completion& c) = 0;

@@ -252,7 +252,8 @@ int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
   return static_cast<int>(n);
 }
 
-long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept {
+Result<std::size_t> send_datagram(int fd, std::span<const std::byte> data,
+                                  const Datagram& d) noexcept {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
   iovec iov{const_cast<std::byte*>(data.data()), data.size()};
   msghdr msg{};
@@ -286,7 +287,10 @@ long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) n
   do {
     n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : n;
+  if (n < 0) {
+    return errno_code();
+  }
+  return static_cast<std::size_t>(n);
 }
 
 Result<SockAddr> peer_address(int fd) {

@@ -91,8 +91,9 @@ void read_packet_info(msghdr& msg, Datagram& out) noexcept;
 // recvmsg into buf; a negative errno on failure (-EAGAIN when nothing is queued).
 int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept;
 
-// sendmsg of data to d.peer, from d.local when it is set. Returns bytes or a negative errno.
-long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept;
+// sendmsg of data to d.peer, from d.local when it is set: the bytes sent.
+Result<std::size_t> send_datagram(int fd, std::span<const std::byte> data,
+                                  const Datagram& d) noexcept;
 
 // The address of the peer of a connected socket (getpeername).
 Result<SockAddr> peer_address(int fd);
