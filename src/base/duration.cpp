@@ -7,7 +7,7 @@
 
 namespace netecho::base {
 
-std::variant<std::chrono::nanoseconds, std::string> parse_duration(std::string_view text) {
+Parsed<std::chrono::nanoseconds> parse_duration(std::string_view text) {
   const std::string s(text);
   if (s.empty()) {
     return std::string("empty duration (expected e.g. 10s, 250ms, 1.5)");

@@ -5,12 +5,13 @@
 #include <ctime>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "base/result.hpp"
 
 namespace netecho::base {
 
 // The duration, or a message naming the bad input. Negative values are rejected.
-std::variant<std::chrono::nanoseconds, std::string> parse_duration(std::string_view text);
+Parsed<std::chrono::nanoseconds> parse_duration(std::string_view text);
 
 // "1.5 s", "250 ms", "40 us" for reports.
 std::string format_duration(std::chrono::nanoseconds d);

@@ -125,7 +125,7 @@ int run_bench(const BenchArgs& args) {
                                        o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
                            net::kExitUsage);
   }
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
   o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
   o.json_path = args.json;
   // The chart is SVG only: a .png name would get SVG bytes under a PNG name.
@@ -137,7 +137,7 @@ int run_bench(const BenchArgs& args) {
         net::kExitUsage);
   }
   o.plot_path = args.plot;
-  return client::run_bench(o, stdout, stderr);
+  return exit_code(client::run_bench(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

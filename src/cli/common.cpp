@@ -13,40 +13,47 @@ namespace netecho::cli {
 
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = net::parse_endpoint(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<net::Endpoint>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 net::Target parse_target_or_throw(std::string_view text, std::string_view what) {
   auto parsed = net::parse_target(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", what, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", what, parsed.error()), net::kExitUsage);
   }
-  return std::get<net::Target>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = base::parse_duration(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<std::chrono::nanoseconds>(parsed);
+  return *parsed;
 }
 
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,
                                                    int exit_code) {
   auto resolved = net::resolve(target.endpoint, target.transport, /*passive=*/false, family);
-  if (auto* message = std::get_if<std::string>(&resolved)) {
-    throw net::ConfigError(std::move(*message), exit_code);
+  if (!resolved) {
+    throw net::ConfigError(resolved.error(), exit_code);
   }
-  auto addresses = std::get<std::vector<net::SockAddr>>(std::move(resolved));
-  if (addresses.empty()) {
-    throw net::ConfigError(fmt::format("cannot resolve host '{}': no address", target.endpoint.host),
-                           exit_code);
+  return std::move(resolved).value();
+}
+
+int exit_code(client::Outcome outcome) noexcept {
+  switch (outcome) {
+    case client::Outcome::ok:
+      return 0;
+    case client::Outcome::failed:
+      return net::kExitFailure;
+    case client::Outcome::error:
+      return net::kExitUsage;
   }
-  return addresses;
+  return net::kExitFailure;
 }
 
 namespace {
@@ -170,11 +177,16 @@ CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
       ->capture_default_str();
 }
 
-io::BackendKind parse_backend_or_throw(std::string_view name) {
-  if (const auto kind = io::parse_backend(name)) {
-    return *kind;
+io::BackendChoice choose_backend_or_throw(std::string_view name) {
+  const auto kind = io::parse_backend(name);
+  if (!kind) {
+    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
   }
-  throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
+  auto choice = io::choose_backend(*kind);
+  if (!choice) {
+    throw net::ConfigError(choice.error(), net::kExitFailure);
+  }
+  return std::move(choice).value();
 }
 
 }  // namespace netecho::cli

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/outcome.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
 
@@ -59,8 +60,13 @@ CLI::Option* add_expect_option(CLI::App& cmd, std::string& expect);
 // netecho serve never reverses.
 bool expect_reverse_or_throw(std::string_view expect, net::Transport transport);
 
+// The exit status of a client tool's run: 0 ok, 1 failed, 2 error (ping's "other error").
+int exit_code(client::Outcome outcome) noexcept;
+
 // --backend auto|epoll|io_uring: declared here once for every subcommand that runs an event loop.
 CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend);
-io::BackendKind parse_backend_or_throw(std::string_view name);
+// The backend a command runs on, chosen once, here: an unknown name is a usage error (exit 2),
+// a backend that cannot run here a run-time failure (exit 1).
+io::BackendChoice choose_backend_or_throw(std::string_view name);
 
 }  // namespace netecho::cli

@@ -105,7 +105,7 @@ int run_ping(const PingArgs& args) {
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
 
   // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
   // prints the summary and returns the exit code by the usual rule.
@@ -115,7 +115,7 @@ int run_ping(const PingArgs& args) {
                            net::kExitUsage);
   }
   o.stop_fd = stop->fd();
-  return client::run_ping(o, stdout, stderr);
+  return exit_code(client::run_ping(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

@@ -12,12 +12,11 @@
 namespace netecho::cli {
 namespace {
 
-client::Bytes decode_or_throw(std::variant<client::Bytes, std::string> parsed,
-                              std::string_view flag) {
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, *err), net::kExitUsage);
+client::Bytes decode_or_throw(base::Parsed<client::Bytes> parsed, std::string_view flag) {
+  if (!parsed) {
+    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
   }
-  return std::get<client::Bytes>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
 client::Bytes read_stdin() {
@@ -104,7 +103,7 @@ int run_send(const SendArgs& args) {
         net::kExitUsage);
   }
   o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
-  o.backend = parse_backend_or_throw(args.backend);
+  o.backend = choose_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;
@@ -115,7 +114,7 @@ int run_send(const SendArgs& args) {
   } else if (args.expect == "any") {
     o.expect = client::Expect::any;
   }
-  return client::run_send(o, stdout, stderr);
+  return exit_code(client::run_send(o, stdout, stderr));
 }
 
 }  // namespace netecho::cli

@@ -143,7 +143,6 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;
-  config.backend = parse_backend_or_throw(args.backend);
   config.backend_options.uring_buffers = args.uring_buffers;
   config.backend_options.uring_buffer_size = args.uring_buffer_size;
   config.max_conns = args.max_conns;
@@ -151,15 +150,15 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.idle_timeout = parse_duration_or_throw(args.idle_timeout, "--idle-timeout");
   config.drain_timeout = parse_duration_or_throw(args.drain_timeout, "--drain-timeout");
   auto ports = server::parse_port_set(args.udp_deny_ports);
-  if (auto* err = std::get_if<std::string>(&ports)) {
-    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", *err), net::kExitUsage);
+  if (!ports) {
+    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", ports.error()), net::kExitUsage);
   }
-  config.udp_guard.deny_ports = std::get<server::PortSet>(ports);
+  config.udp_guard.deny_ports = *ports;
   auto rate = server::parse_rate(args.udp_rate);
-  if (auto* err = std::get_if<std::string>(&rate)) {
-    throw net::ConfigError(fmt::format("--udp-rate: {}", *err), net::kExitUsage);
+  if (!rate) {
+    throw net::ConfigError(fmt::format("--udp-rate: {}", rate.error()), net::kExitUsage);
   }
-  config.udp_guard.rate = std::get<std::uint32_t>(rate);
+  config.udp_guard.rate = *rate;
   // The guard takes 0 for "no limit"; written as a number, 0 reads as "answer nothing".
   if (config.udp_guard.rate == 0 && args.udp_rate != "none" && args.udp_rate != "off") {
     throw net::ConfigError(
@@ -220,7 +219,9 @@ int run_serve(const ServeArgs& args) {
     config.user = server::lookup_user(args.user);  // before anything is bound
   }
   server::Server::block_signals();
-  server::Server server(config, server::take_passed_sockets(config.stream_mode));
+  auto passed = server::take_passed_sockets(config.stream_mode);
+  config.backend = choose_backend_or_throw(args.backend);
+  server::Server server(config, std::move(passed));
   return server.run(stdout);
 }
 

@@ -56,6 +56,11 @@ struct BackendStats {
   std::uint64_t rearms = 0;
 };
 
+// A net call's answer in the completions' convention: the byte count, or -errno.
+inline long to_res(const net::Result<std::size_t>& r) noexcept {
+  return r ? static_cast<long>(*r) : -r.error().value();
+}
+
 class Handler {
  public:
   virtual void on_completion(const Completion& c) = 0;

@@ -4,7 +4,6 @@
 
 #include "io/epoll/epoll_backend.hpp"
 #include "io/uring/uring_probe.hpp"
-#include "net/error.hpp"
 
 namespace netecho::io {
 
@@ -16,28 +15,27 @@ std::vector<BackendStatus> probe_backends() {
   return out;
 }
 
-BackendChoice choose_backend(BackendKind requested) {
+base::Result<BackendChoice, std::string> choose_backend(BackendKind requested) {
   switch (requested) {
     case BackendKind::epoll:
-      return {BackendKind::epoll, "requested with --backend epoll"};
+      return BackendChoice{BackendKind::epoll, "requested with --backend epoll"};
     case BackendKind::io_uring: {
       UringSupport uring = probe_uring();
       if (!uring.usable) {
-        throw net::ConfigError(
-            fmt::format("--backend io_uring: io_uring cannot run here: {}", uring.detail),
-            net::kExitFailure);
+        return fmt::format("--backend io_uring: io_uring cannot run here: {}", uring.detail);
       }
-      return {BackendKind::io_uring, "requested with --backend io_uring; " + uring.detail};
+      return BackendChoice{BackendKind::io_uring,
+                           "requested with --backend io_uring; " + uring.detail};
     }
     case BackendKind::automatic:
       break;
   }
   UringSupport uring = probe_uring();
   if (uring.usable) {
-    return {BackendKind::io_uring, "auto: io_uring works here; " + uring.detail};
+    return BackendChoice{BackendKind::io_uring, "auto: io_uring works here; " + uring.detail};
   }
-  return {BackendKind::epoll,
-          "auto: io_uring is not usable (" + uring.detail + "), falling back to epoll"};
+  return BackendChoice{BackendKind::epoll,
+                       "auto: io_uring is not usable (" + uring.detail + "), falling back to epoll"};
 }
 
 std::unique_ptr<Backend> make_backend(BackendKind kind, const BackendOptions& options) {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.hpp"
 #include "io/backend.hpp"
 
 namespace netecho::io {
@@ -28,8 +29,9 @@ struct BackendOptions {
   std::uint32_t uring_buffer_size = 0;  // bytes in each
 };
 
+// A concrete backend (never automatic) and why it runs.
 struct BackendChoice {
-  BackendKind kind;
+  BackendKind kind = BackendKind::epoll;
   std::string reason;  // one line for the log: why this backend runs
 };
 
@@ -44,9 +46,10 @@ struct BackendStatus {
 // Every backend built in, epoll first, each probed for real.
 std::vector<BackendStatus> probe_backends();
 
-// Resolves "auto" to a concrete backend that works here. Throws net::ConfigError (exit 1) when
-// an explicitly requested backend cannot run, naming the reason.
-BackendChoice choose_backend(BackendKind requested);
+// Resolves "auto" to a concrete backend that works here. An explicitly requested backend that
+// cannot run is an error, a message naming the reason: the command layer decides what it means
+// for the exit status.
+base::Result<BackendChoice, std::string> choose_backend(BackendKind requested);
 
 // Throws std::system_error when the kernel refuses what the backend needs.
 std::unique_ptr<Backend> make_backend(BackendKind kind, const BackendOptions& options = {});

@@ -116,10 +116,10 @@ Parsed<Endpoint> parse_endpoint(std::string_view text) {
     }
   }
   auto port = parse_port(port_text, text);
-  if (auto* err = std::get_if<std::string>(&port)) {
-    return *err;
+  if (!port) {
+    return port.error();
   }
-  ep.port = std::get<std::uint16_t>(port);
+  ep.port = *port;
   return ep;
 }
 
@@ -139,10 +139,10 @@ Parsed<Target> parse_target(std::string_view text, Transport default_transport) 
     rest = text.substr(sep + 3);
   }
   auto ep = parse_endpoint(rest);
-  if (auto* err = std::get_if<std::string>(&ep)) {
-    return *err;
+  if (!ep) {
+    return ep.error();
   }
-  target.endpoint = std::move(std::get<Endpoint>(ep));
+  target.endpoint = std::move(ep).value();
   return target;
 }
 
@@ -209,9 +209,8 @@ bool SockAddr::operator==(const SockAddr& other) const noexcept {
   return len_ == other.len_ && std::memcmp(&storage_, &other.storage_, len_) == 0;
 }
 
-std::variant<std::vector<SockAddr>, std::string> resolve(const Endpoint& endpoint,
-                                                         Transport transport, bool passive,
-                                                         Family family) {
+Parsed<std::vector<SockAddr>> resolve(const Endpoint& endpoint, Transport transport, bool passive,
+                                      Family family) {
   // A literal of the other family would only get the resolver's "Address family for hostname
   // not supported": say what is wrong instead.
   if (family != Family::any) {

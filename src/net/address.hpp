@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "net/error.hpp"
@@ -50,9 +49,7 @@ constexpr bool is_v4_mapped(std::span<const std::uint8_t, 16> a) noexcept {
   return a[10] == 0xff && a[11] == 0xff;
 }
 
-// Either a value or a message that names the bad input, for parsers.
-template <typename T>
-using Parsed = std::variant<T, std::string>;
+using base::Parsed;
 
 // "HOST:PORT" or "[V6]:PORT". Port 0..65535, digits only. Rejects empty input, a missing
 // port, unbracketed IPv6, dotted numbers that are not a full IPv4 address ("1.2.3").
@@ -92,8 +89,8 @@ enum class Family : std::uint8_t { any, v4, v6 };
 
 // Resolves an endpoint with getaddrinfo. passive selects addresses suited to bind().
 // On failure the message names the host and the resolver's reason.
-std::variant<std::vector<SockAddr>, std::string> resolve(const Endpoint& endpoint,
-                                                         Transport transport, bool passive,
-                                                         Family family = Family::any);
+// Never an empty list: no address is a failure too.
+Parsed<std::vector<SockAddr>> resolve(const Endpoint& endpoint, Transport transport, bool passive,
+                                      Family family = Family::any);
 
 }  // namespace netecho::net

@@ -1,38 +1,18 @@
 #pragma once
-// Errors as values on the I/O path (STYLE rule 4): Result<T> holds a T or a std::error_code.
-// std::expected needs C++23, which neither g++ 12 nor clang 14 offer in C++20 mode.
+// Errors as values on the I/O path (STYLE rule 4): Result<T> (base/result.hpp) holds a T or a
+// std::error_code.
 
 #include <cerrno>
 #include <string>
 #include <system_error>
-#include <utility>
 #include <stdexcept>
-#include <variant>
+#include <utility>
+
+#include "base/result.hpp"
 
 namespace netecho::net {
 
-template <typename T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}             // NOLINT(google-explicit-constructor)
-  Result(std::error_code error) : v_(error) {}          // NOLINT(google-explicit-constructor)
-
-  bool ok() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-
-  T& value() & { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  const T& value() const& { return std::get<0>(v_); }
-  T* operator->() { return &std::get<0>(v_); }
-  T& operator*() & { return std::get<0>(v_); }
-
-  std::error_code error() const noexcept {
-    return ok() ? std::error_code{} : std::get<1>(v_);
-  }
-
- private:
-  std::variant<T, std::error_code> v_;
-};
+using base::Result;
 
 // The error code for an errno value (the current errno by default).
 inline std::error_code errno_code(int e = errno) noexcept {

@@ -135,7 +135,7 @@ std::error_code enable_error_queue(int fd, int family) {
   return rc == 0 ? std::error_code{} : errno_code();
 }
 
-int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept {
+Result<QueuedError> receive_queued_error(int fd, std::span<std::byte> buf) noexcept {
   alignas(cmsghdr) char control[512];
   iovec iov{buf.data(), buf.size()};
   msghdr msg{};
@@ -148,18 +148,18 @@ int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept 
     n = ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    return -errno;
+    return errno_code();
   }
-  error = 0;
+  QueuedError out{static_cast<std::size_t>(n), {}};
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
         (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
       sock_extended_err ee;
       std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-      error = static_cast<int>(ee.ee_errno);
+      out.error = errno_code(static_cast<int>(ee.ee_errno));
     }
   }
-  return static_cast<int>(n);
+  return out;
 }
 
 Result<Fd> connect_blocking(const SockAddr& addr, Transport transport, int timeout_ms) {
@@ -252,7 +252,8 @@ int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
   return static_cast<int>(n);
 }
 
-long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept {
+Result<std::size_t> send_datagram(int fd, std::span<const std::byte> data,
+                                  const Datagram& d) noexcept {
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
   iovec iov{const_cast<std::byte*>(data.data()), data.size()};
   msghdr msg{};
@@ -286,7 +287,10 @@ long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) n
   do {
     n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : n;
+  if (n < 0) {
+    return errno_code();
+  }
+  return static_cast<std::size_t>(n);
 }
 
 Result<SockAddr> peer_address(int fd) {

@@ -47,11 +47,14 @@ std::error_code set_no_delay(int fd);
 // socket then reports POLLERR while an error is queued.
 std::error_code enable_error_queue(int fd, int family);
 
-// Reads one queued error (MSG_ERRQUEUE): returns the number of bytes of the offending datagram
-// copied into buf (as many as the ICMP message quoted) and sets error to what it means
-// (ECONNREFUSED for port unreachable, EHOSTUNREACH, ...); or a negative errno (-EAGAIN when the
-// queue is empty).
-int receive_queued_error(int fd, std::span<std::byte> buf, int& error) noexcept;
+// One error read from a socket's error queue.
+struct QueuedError {
+  std::size_t size = 0;   // bytes of the offending datagram copied into buf (as many as quoted)
+  std::error_code error;  // what it means: ECONNREFUSED for port unreachable, EHOSTUNREACH, ...
+};
+
+// Reads one queued error (MSG_ERRQUEUE); fails with EAGAIN when the queue is empty.
+Result<QueuedError> receive_queued_error(int fd, std::span<std::byte> buf) noexcept;
 
 // Turns on delivery of the destination address of each datagram (IP_PKTINFO,
 // IPV6_RECVPKTINFO), so replies from a wildcard socket leave from the address the client used,
@@ -88,8 +91,9 @@ void read_packet_info(msghdr& msg, Datagram& out) noexcept;
 // recvmsg into buf; a negative errno on failure (-EAGAIN when nothing is queued).
 int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept;
 
-// sendmsg of data to d.peer, from d.local when it is set. Returns bytes or a negative errno.
-long send_datagram(int fd, std::span<const std::byte> data, const Datagram& d) noexcept;
+// sendmsg of data to d.peer, from d.local when it is set: the bytes sent.
+Result<std::size_t> send_datagram(int fd, std::span<const std::byte> data,
+                                  const Datagram& d) noexcept;
 
 // The address of the peer of a connected socket (getpeername).
 Result<SockAddr> peer_address(int fd);

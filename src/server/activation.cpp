@@ -164,10 +164,10 @@ std::vector<PassedSocket> take_passed_sockets(service::StreamMode stream_default
   ::unsetenv("LISTEN_PID");
   ::unsetenv("LISTEN_FDS");
   ::unsetenv("LISTEN_FDNAMES");
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    throw net::ConfigError(*err, net::kExitFailure);
+  if (!parsed) {
+    throw net::ConfigError(parsed.error(), net::kExitFailure);
   }
-  const ListenEnv& listen = std::get<ListenEnv>(parsed);
+  const ListenEnv& listen = *parsed;
   std::vector<PassedSocket> sockets(static_cast<std::size_t>(listen.count));
   // Owned from the start, so that a rejected one and those after it are closed too.
   for (int i = 0; i < listen.count; ++i) {

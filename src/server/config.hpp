@@ -31,7 +31,7 @@ struct ServerConfig {
   service::StreamMode stream_mode = service::StreamMode::echo;
   std::size_t udp_max = 0;  // 0: whole datagrams
   unsigned threads = 0;     // 0: one per CPU this process may run on
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
   io::BackendOptions backend_options;
   // Guards (docs/SECURITY.md). Zero turns a limit off unless said otherwise.
   std::size_t max_conns = 0;         // 0: derived from the open-file limit (limits.hpp)

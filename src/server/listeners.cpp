@@ -75,10 +75,10 @@ std::vector<BoundListener> bind_listeners(const std::vector<ListenerSpec>& specs
   std::vector<BoundListener> bound;
   for (const auto& spec : specs) {
     auto resolved = net::resolve(spec.endpoint, spec.transport, /*passive=*/true);
-    if (auto* err = std::get_if<std::string>(&resolved)) {
-      throw cannot_listen(spec, *err);
+    if (!resolved) {
+      throw cannot_listen(spec, resolved.error());
     }
-    BoundListener b{spec, std::get<0>(resolved).front(), {}, false};
+    BoundListener b{spec, resolved->front(), {}, false};
     if (b.addr.port() != 0) {
       wait_until_free(spec, b.addr);
     }

@@ -49,7 +49,7 @@ unsigned available_cpus() { return base::available_cpus(); }
 
 Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
     : config_(config), control_(io::make_backend(io::BackendKind::epoll)) {
-  backend_ = io::choose_backend(config.backend);
+  backend_ = config.backend;
   threads_ = config.threads != 0 ? config.threads : available_cpus();
   if (config_.listeners.empty() && passed.empty()) {
     config_.listeners = default_listeners();

@@ -614,9 +614,9 @@ TEST_P(Contract, WatchReportsTheErrorQueueBesideAReceive) {
       EXPECT_NE(c.res & POLLERR, 0) << c.res;
       ++ready;
       Bytes quoted(64);
-      int error = 0;
-      for (int n; (n = net::receive_queued_error(served.get(), quoted, error)) >= 0;) {
-        EXPECT_EQ(error, ECONNREFUSED);
+      for (auto q = net::receive_queued_error(served.get(), quoted); q;
+           q = net::receive_queued_error(served.get(), quoted)) {
+        EXPECT_EQ(q->error, std::errc::connection_refused);
         ++refused;
       }
       return;

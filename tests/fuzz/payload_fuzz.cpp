@@ -21,13 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (data[0] % 5) {
     case 0: {
       auto bytes = client::parse_byte_list(text);
-      if (const auto* b = std::get_if<client::Bytes>(&bytes)) {
+      if (const auto* b = bytes ? &*bytes : nullptr) {
         std::string list;
         for (const std::byte x : *b) {
           list += (list.empty() ? "" : ",") + std::to_string(static_cast<unsigned>(x));
         }
         auto again = client::parse_byte_list(list);
-        if (!std::holds_alternative<client::Bytes>(again) || std::get<client::Bytes>(again) != *b) {
+        if (!again || *again != *b) {
           __builtin_trap();
         }
       }
@@ -35,9 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 1: {
       auto bytes = client::parse_hex(text);
-      if (const auto* b = std::get_if<client::Bytes>(&bytes)) {
+      if (const auto* b = bytes ? &*bytes : nullptr) {
         auto again = client::parse_hex(client::format_hex(*b));
-        if (!std::holds_alternative<client::Bytes>(again) || std::get<client::Bytes>(again) != *b) {
+        if (!again || *again != *b) {
           __builtin_trap();
         }
       }
@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 2: {
       auto d = base::parse_duration(text);
-      if (const auto* ns = std::get_if<std::chrono::nanoseconds>(&d)) {
+      if (const auto* ns = d ? &*d : nullptr) {
         if (ns->count() < 0) {
           __builtin_trap();  // negative durations are refused
         }
@@ -55,10 +55,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 3: {
       auto ports = server::parse_port_set(text);
-      if (const auto* p = std::get_if<server::PortSet>(&ports)) {
+      if (const auto* p = ports ? &*ports : nullptr) {
         auto again = server::parse_port_set(p->to_string());
-        if (!std::holds_alternative<server::PortSet>(again) ||
-            !(std::get<server::PortSet>(again) == *p)) {
+        if (!again || !(*again == *p)) {
           __builtin_trap();
         }
       }
@@ -66,9 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     default: {
       auto rate = server::parse_rate(text);
-      if (const auto* r = std::get_if<std::uint32_t>(&rate)) {
+      if (const auto* r = rate ? &*rate : nullptr) {
         auto again = server::parse_rate(std::to_string(*r) + "/s");
-        if (!std::holds_alternative<std::uint32_t>(again) || std::get<std::uint32_t>(again) != *r) {
+        if (!again || *again != *r) {
           __builtin_trap();
         }
       }

@@ -12,16 +12,15 @@ namespace netecho::server {
 namespace {
 
 ListenEnv ok(const net::Parsed<ListenEnv>& parsed) {
-  if (const auto* err = std::get_if<std::string>(&parsed)) {
-    ADD_FAILURE() << *err;
+  if (!parsed) {
+    ADD_FAILURE() << parsed.error();
     return {};
   }
-  return std::get<ListenEnv>(parsed);
+  return *parsed;
 }
 
 std::string error(const net::Parsed<ListenEnv>& parsed) {
-  const auto* err = std::get_if<std::string>(&parsed);
-  return err != nullptr ? *err : std::string("(no error)");
+  return parsed ? std::string("(no error)") : parsed.error();
 }
 
 TEST(ListenEnv, NothingPassedWithoutListenFds) {

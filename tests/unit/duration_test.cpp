@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <string>
-#include <variant>
 
 namespace netecho::base {
 namespace {
@@ -15,20 +14,20 @@ using namespace std::chrono_literals;
 
 std::chrono::nanoseconds ok(std::string_view text) {
   auto parsed = parse_duration(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    ADD_FAILURE() << "'" << text << "' was refused: " << *err;
+  if (!parsed) {
+    ADD_FAILURE() << "'" << text << "' was refused: " << parsed.error();
     return {};
   }
-  return std::get<std::chrono::nanoseconds>(parsed);
+  return *parsed;
 }
 
 std::string error(std::string_view text) {
   auto parsed = parse_duration(text);
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    return *err;
+  if (!parsed) {
+    return parsed.error();
   }
   ADD_FAILURE() << "'" << text << "' was accepted as "
-                << std::get<std::chrono::nanoseconds>(parsed).count() << " ns";
+                << parsed->count() << " ns";
   return {};
 }
 

@@ -42,8 +42,8 @@ net::SockAddr v6(const char* ip, std::uint16_t port = 1234) {
 
 TEST(PortSet, ParsesRangesListsAndNone) {
   auto parsed = parse_port_set("0-1023,2049");
-  ASSERT_TRUE(std::holds_alternative<PortSet>(parsed)) << std::get<std::string>(parsed);
-  const auto& set = std::get<PortSet>(parsed);
+  ASSERT_TRUE(parsed) << parsed.error();
+  const auto& set = *parsed;
   EXPECT_TRUE(set.contains(0));
   EXPECT_TRUE(set.contains(1023));
   EXPECT_FALSE(set.contains(1024));
@@ -51,28 +51,27 @@ TEST(PortSet, ParsesRangesListsAndNone) {
   EXPECT_FALSE(set.contains(2050));
   EXPECT_EQ(set, PortSet::default_deny());
   EXPECT_EQ(set.to_string(), "0-1023,2049");
-  EXPECT_EQ(std::get<PortSet>(parse_port_set("7,19,65535")).to_string(), "7,19,65535");
-  EXPECT_TRUE(std::get<PortSet>(parse_port_set("none")).empty());
+  EXPECT_EQ(parse_port_set("7,19,65535")->to_string(), "7,19,65535");
+  EXPECT_TRUE(parse_port_set("none")->empty());
   EXPECT_EQ(PortSet().to_string(), "none");
 }
 
 TEST(PortSet, RejectsMalformedListsNamingThem) {
-  EXPECT_NE(std::get<std::string>(parse_port_set("")).find("empty"), std::string::npos);
+  EXPECT_NE(parse_port_set("").error().find("empty"), std::string::npos);
   for (const char* bad : {"5-3", "70000", "1,,2", "a", "-5", "1-", " 1", "1-2-3", "0x10"}) {
     const auto parsed = parse_port_set(bad);
-    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << "'" << bad << "'";
-    EXPECT_NE(std::get<std::string>(parsed).find(std::string("'") + bad), std::string::npos)
-        << std::get<std::string>(parsed);
+    ASSERT_FALSE(parsed) << "'" << bad << "'";
+    EXPECT_NE(parsed.error().find(std::string("'") + bad), std::string::npos) << parsed.error();
   }
 }
 
 TEST(Rate, ParsesCountsPerSecondAndNone) {
-  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("1000")), 1000u);
-  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("1000/s")), 1000u);
-  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("none")), 0u);
-  EXPECT_EQ(std::get<std::uint32_t>(parse_rate("0")), 0u);
+  EXPECT_EQ(*parse_rate("1000"), 1000u);
+  EXPECT_EQ(*parse_rate("1000/s"), 1000u);
+  EXPECT_EQ(*parse_rate("none"), 0u);
+  EXPECT_EQ(*parse_rate("0"), 0u);
   for (const char* bad : {"fast", "/s", "1e3", "-1", "2000000000", "", "10/m"}) {
-    EXPECT_TRUE(std::holds_alternative<std::string>(parse_rate(bad))) << bad;
+    EXPECT_FALSE(parse_rate(bad)) << bad;
   }
 }
 

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <string>
-#include <variant>
 
 namespace netecho::client {
 namespace {
@@ -18,19 +17,19 @@ Bytes of(std::initializer_list<unsigned> values) {
   return out;
 }
 
-Bytes ok(std::variant<Bytes, std::string> parsed) {
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    ADD_FAILURE() << "refused: " << *err;
+Bytes ok(base::Parsed<Bytes> parsed) {
+  if (!parsed) {
+    ADD_FAILURE() << "refused: " << parsed.error();
     return {};
   }
-  return std::get<Bytes>(std::move(parsed));
+  return std::move(parsed).value();
 }
 
-std::string error(std::variant<Bytes, std::string> parsed) {
-  if (auto* err = std::get_if<std::string>(&parsed)) {
-    return *err;
+std::string error(base::Parsed<Bytes> parsed) {
+  if (!parsed) {
+    return parsed.error();
   }
-  ADD_FAILURE() << "accepted: [" << format_list(std::get<Bytes>(parsed)) << "]";
+  ADD_FAILURE() << "accepted: [" << format_list(*parsed) << "]";
   return {};
 }
 

@@ -161,7 +161,7 @@ std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* e
   }
   p.threads =
       std::min<unsigned>(o.threads != 0 ? o.threads : base::available_cpus(), o.connections);
-  p.backend = io::choose_backend(o.backend);
+  p.backend = o.backend;
   p.ids.resize(p.threads);
   p.quotas.resize(p.threads);
   for (std::uint32_t i = 0; i < o.connections; ++i) {
@@ -332,7 +332,7 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
 // ------------------------------------------------------------------------------------ write
 
 // The report, the JSON and the chart; the exit code.
-int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
+Outcome write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
                   std::FILE* err) {
   if (r.interrupted && ::isatty(::fileno(p.report_out)) != 0) {
     // The terminal has echoed "^C" where the cursor was: start the report on a line of its own.
@@ -352,11 +352,11 @@ int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FIL
     if (const std::string hint = r.hint(); !hint.empty()) {
       fmt::print(err, "netecho bench: {}\n", hint);
     }
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   if (const std::string why = r.measured_nothing(); !why.empty()) {
     fmt::print(err, "netecho bench: measured nothing: {}\n", why);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   if (r.unsent != 0) {
     // An open loop that fell behind measured a lighter load than was asked for, and its
@@ -365,31 +365,31 @@ int write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FIL
                "netecho bench: --rate {} was not reached: {} message(s) fell due but were never "
                "sent\n",
                group_digits(static_cast<std::uint64_t>(o.rate)), group_digits(r.unsent));
-    return net::kExitFailure;
+    return Outcome::failed;
   }
-  return written ? 0 : net::kExitFailure;
+  return written ? Outcome::ok : Outcome::failed;
 }
 
 }  // namespace
 
-int run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+Outcome run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   std::optional<Plan> plan = plan_run(o, out, err);
   if (!plan) {
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   Run run(plan->threads);
   run_workers(o, *plan, run);
   for (const auto& f : run.failures) {
     if (!f.empty()) {
       fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
-      return net::kExitFailure;
+      return Outcome::failed;
     }
   }
   const BenchResult r = merge_results(o, *plan, run);
   if (run.control.abort) {
     fmt::print(err, "netecho bench: {}\n",
                r.first_error.empty() ? "no connection could be made" : r.first_error);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   return write_results(o, r, *plan, out, err);
 }

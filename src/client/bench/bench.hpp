@@ -26,6 +26,7 @@
 
 #include "client/bench/stats.hpp"
 #include "client/histogram.hpp"
+#include "client/outcome.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
 
@@ -48,7 +49,7 @@ struct BenchOptions {
   std::chrono::nanoseconds connect_timeout = std::chrono::seconds(5);
   // A message not answered this long after it was sent is a timeout (TCP) or lost (UDP).
   std::chrono::nanoseconds timeout = std::chrono::seconds(2);
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
   std::string json_path;  // empty: no JSON; "-": standard output (the text report then goes to err)
   std::string plot_path;  // empty: no plot
   std::optional<bool> live;  // the per-second line; unset: only when out is a terminal
@@ -107,10 +108,10 @@ struct BenchResult {
 };
 
 // Runs the benchmark, prints the live line (when enabled) and the report to out, one-line
-// failures to err, and writes the JSON and SVG files asked for. Returns the exit code: 0 for a
-// run without errors, 1 for a run with errors or one that could not start (closed port,
-// unwritable output file). Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread while it
+// failures to err, and writes the JSON and SVG files asked for. ok for a run without errors,
+// failed for a run with errors or one that could not start (closed port, unwritable output
+// file). Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread while it
 // runs; call it before any other thread is started.
-int run_bench(const BenchOptions& options, std::FILE* out, std::FILE* err);
+Outcome run_bench(const BenchOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace netecho::client

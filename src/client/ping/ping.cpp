@@ -23,7 +23,7 @@ Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, 
       err_(err),
       tracker_(o.timeout),
       frame_(o.size),
-      loop_(io::make_backend(io::choose_backend(o.backend).kind)) {
+      loop_(io::make_backend(o.backend.kind)) {
   std::random_device rd;
   session_ = rd();
   info_.target = net::to_string(o.target);
@@ -38,13 +38,13 @@ Pinger::Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, 
 
 // ------------------------------------------------------------------------- schedule and loop
 
-int Pinger::run() {
+Outcome Pinger::run() {
   if (o_.target.transport == net::Transport::udp) {
     auto sock = net::start_connect(peer_, net::Transport::udp);
     if (!sock) {
       fmt::print(err_, "netecho ping: cannot open a UDP socket to {}: {}\n", info_.address,
                  sock.error().message());
-      return net::kExitUsage;  // ping's "other error"
+      return Outcome::error;  // ping's "other error"
     }
     udp_ = std::move(sock).value();
     // ICMP errors then come with the datagram that caused them, so each names its probe. Without
@@ -75,13 +75,13 @@ int Pinger::run() {
     if (output_error_ != EPIPE) {
       fmt::print(err_, "netecho ping: cannot write the output: {}\n", error_text(output_error_));
     }
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   print_summary();
   if (o_.count && o_.deadline) {
-    return stats_.received >= *o_.count ? 0 : net::kExitFailure;
+    return stats_.received >= *o_.count ? Outcome::ok : Outcome::failed;
   }
-  return stats_.received > 0 ? 0 : net::kExitFailure;
+  return stats_.received > 0 ? Outcome::ok : Outcome::failed;
 }
 
 void Pinger::print_summary() {
@@ -304,7 +304,7 @@ void Pinger::write_out(const std::string& text) {
 
 }  // namespace ping_detail
 
-int run_ping(const PingOptions& options, std::FILE* out, std::FILE* err) {
+Outcome run_ping(const PingOptions& options, std::FILE* out, std::FILE* err) {
   ping_detail::Pinger pinger(options, options.peer, out, err);
   return pinger.run();
 }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "client/outcome.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
 
@@ -30,18 +31,18 @@ struct PingOptions {
   bool connect_per_probe = false;  // TCP: a new connection for every probe
   bool reverse = false;            // UDP: the server answers with the bytes reversed
   PingOutput output = PingOutput::text;
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
   // The run ends (summary printed, exit code by the usual rule) once this descriptor turns
   // readable, e.g. an io::SignalFd for SIGINT. -1: none. The descriptor is not read.
   int stop_fd = -1;
 };
 
-// Probes options.peer. Writes reply lines and the summary (or JSON) to out, diagnostics to err. Returns the exit
-// code as ping does: 0 when at least one probe was answered in time (with both count and
-// deadline set: when count probes were), 1 otherwise, 2 when the run could not start. A write
-// to out that fails (EPIPE: `netecho ping ... | head -2`) ends the run at once, with no summary
-// and exit 1, as a write error ends a GNU tool (SIGPIPE is ignored, so ping is not killed by it
-// as iputils ping is).
-int run_ping(const PingOptions& options, std::FILE* out, std::FILE* err);
+// Probes options.peer. Writes reply lines and the summary (or JSON) to out, diagnostics to err.
+// The outcome follows ping: ok when at least one probe was answered in time (with both count
+// and deadline set: when count probes were), failed otherwise, error when the run could not
+// start. A write to out that fails (EPIPE: `netecho ping ... | head -2`) ends the run at once,
+// with no summary, failed, as a write error ends a GNU tool (SIGPIPE is ignored, so ping is
+// not killed by it as iputils ping is).
+Outcome run_ping(const PingOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace netecho::client

@@ -83,7 +83,7 @@ class Pinger final : private io::Handler {
   // The session for one run: o is the validated options, peer the resolved address probed.
   Pinger(const PingOptions& o, const net::SockAddr& peer, std::FILE* out, std::FILE* err);
 
-  int run();
+  Outcome run();
 
  private:
   bool more_to_send() const {

@@ -53,17 +53,16 @@ void Pinger::udp_send(std::uint64_t seq, Clock::time_point now) {
 // Reports the queued ICMP errors, each for the probe whose datagram it quotes.
 void Pinger::udp_errors() {
   for (int i = 0; i < kReadsPerTurn; ++i) {
-    int error = 0;
-    const int n = net::receive_queued_error(udp_.get(), rbuf_, error);
-    if (n < 0) {
-      return;  // -EAGAIN: the queue is empty
+    const auto queued = net::receive_queued_error(udp_.get(), rbuf_);
+    if (!queued) {
+      return;  // EAGAIN: the queue is empty
     }
     ++stats_.errors;
     ProbeEvent e;
     e.type = ProbeEventType::error;
-    e.message = icmp_text(error);
+    e.message = icmp_text(queued->error.value());
     // The quoted datagram is one we sent, so never reversed; its fill may be cut short.
-    const auto decoded = decode_probe_header(std::span(rbuf_.data(), static_cast<std::size_t>(n)));
+    const auto decoded = decode_probe_header(std::span(rbuf_.data(), queued->size));
     if (const auto* h = std::get_if<ProbeHeader>(&decoded);
         h != nullptr && h->session == session_) {
       e.seq = h->seq;

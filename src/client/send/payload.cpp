@@ -32,7 +32,7 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::variant<Bytes, std::string> parse_byte_list(std::string_view text) {
+base::Parsed<Bytes> parse_byte_list(std::string_view text) {
   Bytes out;
   if (trim(text).empty()) {
     return out;
@@ -65,7 +65,7 @@ std::variant<Bytes, std::string> parse_byte_list(std::string_view text) {
   return out;
 }
 
-std::variant<Bytes, std::string> parse_hex(std::string_view text) {
+base::Parsed<Bytes> parse_hex(std::string_view text) {
   Bytes out;
   int high = -1;
   for (std::size_t i = 0; i < text.size(); ++i) {

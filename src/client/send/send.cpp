@@ -58,7 +58,7 @@ class Exchanger final : private io::Handler {
         want_(want),
         deadline_(deadline),
         tcp_(o.target.transport == net::Transport::tcp),
-        loop_(io::make_backend(io::choose_backend(o.backend).kind)) {}
+        loop_(io::make_backend(o.backend.kind)) {}
 
   Exchanger(const Exchanger&) = delete;
   Exchanger& operator=(const Exchanger&) = delete;
@@ -269,7 +269,7 @@ void print_reply(const Bytes& got, OutputFormat format, std::FILE* out) {
 
 }  // namespace
 
-int run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
+Outcome run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
   const bool tcp = o.target.transport == net::Transport::tcp;
   const Expect expect = o.expect.value_or(tcp ? Expect::echo : Expect::any);
   const Bytes want = expected_reply(o.payload, expect);
@@ -278,7 +278,7 @@ int run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
       Exchanger(o, !tcp || expect == Expect::any ? nullptr : &want, deadline).run();
   if (!address) {
     fmt::print(err, "netecho send: {}\n", x.failure);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
   if (!tcp && x.failure.empty() && expect != Expect::any) {
     if (x.got.size() != want.size()) {
@@ -292,9 +292,9 @@ int run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
   }
   if (!x.failure.empty()) {
     fmt::print(err, "netecho send: {}: {}\n", address->to_string(), x.failure);
-    return net::kExitFailure;
+    return Outcome::failed;
   }
-  return 0;
+  return Outcome::ok;
 }
 
 }  // namespace netecho::client

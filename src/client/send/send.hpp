@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "client/outcome.hpp"
 #include "client/send/payload.hpp"
 #include "io/probe.hpp"
 #include "net/address.hpp"
@@ -22,11 +23,11 @@ struct SendOptions {
   std::chrono::nanoseconds timeout = std::chrono::seconds(5);
   OutputFormat output = OutputFormat::list;
   std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
-  io::BackendKind backend = io::BackendKind::automatic;
+  io::BackendChoice backend;  // chosen by the command layer
 };
 
-// Runs the exchange. Prints the reply to out and failures (one line each) to err. Returns the
-// exit code: 0 when the full expected reply arrived, 1 otherwise.
-int run_send(const SendOptions& options, std::FILE* out, std::FILE* err);
+// Runs the exchange. Prints the reply to out and failures (one line each) to err. ok when the
+// full expected reply arrived, failed otherwise.
+Outcome run_send(const SendOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace netecho::client

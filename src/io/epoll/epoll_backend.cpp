@@ -215,7 +215,7 @@ void EpollBackend::send(int fd, Token t, std::span<const std::byte> data) {
 
 long EpollBackend::send_to(int fd, std::span<const std::byte> data,
                            const net::Datagram& to) noexcept {
-  return net::send_datagram(fd, data, to);
+  return to_res(net::send_datagram(fd, data, to));
 }
 
 void EpollBackend::forget(int fd) {

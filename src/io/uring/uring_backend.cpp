@@ -220,7 +220,7 @@ void UringBackend::release_lent(Group group, std::uint16_t bid) noexcept {
 
 long UringBackend::send_to(int fd, std::span<const std::byte> data,
                            const net::Datagram& to) noexcept {
-  return net::send_datagram(fd, data, to);
+  return to_res(net::send_datagram(fd, data, to));
 }
 
 void UringBackend::forget(int fd) {
