@@ -720,24 +720,33 @@ bool ipv6_loopback_available() {
   return ok;
 }
 
-HttpReply http_get(const std::string& host, std::uint16_t port, const std::string& path,
-                   std::chrono::milliseconds timeout) {
-  Socket s = Socket::tcp(host, port);
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
-  s.send_all(to_bytes(request), timeout);
-  const Bytes raw = s.recv_to_eof(timeout);
-  const std::string text(reinterpret_cast<const char*>(raw.data()), raw.size());
+HttpReply parse_http_reply(std::string_view raw) {
   HttpReply reply;
-  const auto end_of_head = text.find("\r\n\r\n");
-  reply.head = text.substr(0, end_of_head);
-  if (end_of_head != std::string::npos) {
-    reply.body = text.substr(end_of_head + 4);
+  const auto end_of_head = raw.find("\r\n\r\n");
+  reply.head = std::string(raw.substr(0, end_of_head));
+  if (end_of_head != std::string_view::npos) {
+    reply.body = std::string(raw.substr(end_of_head + 4));
   }
   // "HTTP/1.x NNN reason"
   if (reply.head.rfind("HTTP/1.", 0) == 0 && reply.head.size() >= 12) {
     reply.status = std::atoi(reply.head.c_str() + 9);
   }
   return reply;
+}
+
+std::string http_exchange(const std::string& host, std::uint16_t port, std::string_view request,
+                          std::chrono::milliseconds timeout) {
+  Socket s = Socket::tcp(host, port);
+  s.send_all(to_bytes(request), timeout);
+  const Bytes raw = s.recv_to_eof(timeout);
+  return {reinterpret_cast<const char*>(raw.data()), raw.size()};
+}
+
+HttpReply http_get(const std::string& host, std::uint16_t port, const std::string& path,
+                   std::chrono::milliseconds timeout) {
+  return parse_http_reply(
+      http_exchange(host, port, "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n",
+                    timeout));
 }
 
 std::uint16_t pick_free_port() {

@@ -196,13 +196,18 @@ class Socket {
   int fd_ = -1;
 };
 
-// One HTTP/1.0 GET (so the answer is never chunked, and the server closes after it): the
-// status (0 when no status line came), the head and the body. Throws when it cannot connect.
+// HTTP for tests: an answer split into its status (0 when no status line came), head and body.
 struct HttpReply {
   int status = 0;
   std::string head;
   std::string body;
 };
+HttpReply parse_http_reply(std::string_view raw);
+// Writes request as given (whatever bytes a test wants to try) and reads the answer until the
+// server closes. Throws when it cannot connect.
+std::string http_exchange(const std::string& host, std::uint16_t port, std::string_view request,
+                          std::chrono::milliseconds timeout = 10s);
+// One HTTP/1.0 GET (so the answer is never chunked, and the server closes after it).
 HttpReply http_get(const std::string& host, std::uint16_t port, const std::string& path,
                    std::chrono::milliseconds timeout = 10s);
 

@@ -30,24 +30,16 @@ std::uint16_t metrics_port(const Server& server) {
 
 // One request as written, the whole response as read (until the server closes).
 std::string http(std::uint16_t port, const std::string& request) {
-  auto s = Socket::tcp("127.0.0.1", port);
-  s.send_all(to_bytes(request));
-  const Bytes got = s.recv_to_eof(scaled(10s));
-  return {reinterpret_cast<const char*>(got.data()), got.size()};
+  return http_exchange("127.0.0.1", port, request, scaled(10s));
 }
 
 std::string get(std::uint16_t port, const std::string& path) {
   return http(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 }
 
-int status_of(const std::string& response) {
-  return response.size() > 12 ? std::stoi(response.substr(9, 3)) : 0;
-}
+int status_of(const std::string& response) { return parse_http_reply(response).status; }
 
-std::string body_of(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return at == std::string::npos ? std::string() : response.substr(at + 4);
-}
+std::string body_of(const std::string& response) { return parse_http_reply(response).body; }
 
 // Every sample of the exposition: "name{labels}" -> value.
 std::map<std::string, double> samples(const std::string& text) {
