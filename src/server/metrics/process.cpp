@@ -84,8 +84,11 @@ ProcessSnapshot parse_proc_stat(std::string_view stat, long ticks_per_second, lo
 }
 
 ProcessSnapshot read_process() {
+  // The boot time never changes, and /proc/stat is costly to generate (a line per CPU, every
+  // interrupt's count: about half of a scrape's CPU time when read each time): read it once.
+  static const std::optional<double> boot = boot_time();
   ProcessSnapshot p = parse_proc_stat(read_file("/proc/self/stat"), ::sysconf(_SC_CLK_TCK),
-                                      ::sysconf(_SC_PAGESIZE), boot_time());
+                                      ::sysconf(_SC_PAGESIZE), boot);
   p.open_fds = count_open_fds();
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
