@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/errors.hpp"
 #include "client/bench/bench.hpp"
 #include "io/probe.hpp"
 #include "net/error.hpp"
@@ -90,20 +91,20 @@ int run_bench(const BenchArgs& args) {
   } else if (args.duration) {
     o.duration = parse_duration_or_throw(*args.duration, "--duration");
     if (o.duration.count() == 0) {
-      throw net::ConfigError("--duration: must be longer than 0", net::kExitUsage);
+      throw cli::ConfigError("--duration: must be longer than 0", cli::kExitUsage);
     }
   }
   o.message_size = parse_size_or_throw(args.size, "--size");
   const auto lo = client::min_message_size(o.target.transport);
   const auto hi = client::max_message_size(o.target.transport);
   if (o.message_size < lo || o.message_size > hi) {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("--size: {} bytes is out of range for {} ({} to {} bytes{})", o.message_size,
                     net::to_string(o.target.transport), lo, hi,
                     o.target.transport == net::Transport::udp
                         ? ": each datagram carries a 24-byte sequence and time header"
                         : ""),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   o.pipeline = args.pipeline;
@@ -111,30 +112,30 @@ int run_bench(const BenchArgs& args) {
   o.rate = args.rate.value_or(0);
   if (o.rate > 0 && static_cast<double>(o.connections) / o.rate > 1e9) {
     // The schedule is kept in nanoseconds: a period beyond ~30 years would not fit.
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("--rate: {} messages/s over {} connections is less than one message per "
                     "connection in 30 years",
                     o.rate, o.connections),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   o.warmup = parse_duration_or_throw(args.warmup, "--warmup");
   o.connect_timeout = parse_duration_or_throw(args.connect_timeout, "--connect-timeout");
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
   if (o.connect_timeout.count() == 0 || o.timeout.count() == 0) {
-    throw net::ConfigError(fmt::format("{}: must be longer than 0",
+    throw cli::ConfigError(fmt::format("{}: must be longer than 0",
                                        o.timeout.count() == 0 ? "--timeout" : "--connect-timeout"),
-                           net::kExitUsage);
+                           cli::kExitUsage);
   }
   o.backend = choose_backend_or_throw(args.backend);
-  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), cli::kExitFailure);
   o.json_path = args.json;
   // The chart is SVG only: a .png name would get SVG bytes under a PNG name.
   if (!args.plot.empty() && !args.plot.ends_with(".svg")) {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("--plot: '{}': the chart is written as SVG only, so the name must end in .svg "
                     "(rsvg-convert makes a PNG of it)",
                     args.plot),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   o.plot_path = args.plot;
   return exit_code(client::run_bench(o, stdout, stderr));

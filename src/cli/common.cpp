@@ -1,4 +1,5 @@
 #include "cli/common.hpp"
+#include "cli/errors.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -14,7 +15,7 @@ namespace netecho::cli {
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = net::parse_endpoint(text);
   if (!parsed) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("{}: {}", flag, parsed.error()), cli::kExitUsage);
   }
   return std::move(parsed).value();
 }
@@ -22,7 +23,7 @@ net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view fl
 net::Target parse_target_or_throw(std::string_view text, std::string_view what) {
   auto parsed = net::parse_target(text);
   if (!parsed) {
-    throw net::ConfigError(fmt::format("{}: {}", what, parsed.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("{}: {}", what, parsed.error()), cli::kExitUsage);
   }
   return std::move(parsed).value();
 }
@@ -30,7 +31,7 @@ net::Target parse_target_or_throw(std::string_view text, std::string_view what) 
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag) {
   auto parsed = base::parse_duration(text);
   if (!parsed) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("{}: {}", flag, parsed.error()), cli::kExitUsage);
   }
   return *parsed;
 }
@@ -39,7 +40,7 @@ std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, ne
                                                    int exit_code) {
   auto resolved = net::resolve(target.endpoint, target.transport, /*passive=*/false, family);
   if (!resolved) {
-    throw net::ConfigError(resolved.error(), exit_code);
+    throw cli::ConfigError(resolved.error(), exit_code);
   }
   return std::move(resolved).value();
 }
@@ -49,11 +50,11 @@ int exit_code(client::Outcome outcome) noexcept {
     case client::Outcome::ok:
       return 0;
     case client::Outcome::failed:
-      return net::kExitFailure;
+      return cli::kExitFailure;
     case client::Outcome::error:
-      return net::kExitUsage;
+      return cli::kExitUsage;
   }
-  return net::kExitFailure;
+  return cli::kExitFailure;
 }
 
 namespace {
@@ -83,9 +84,9 @@ std::size_t parse_size_or_throw(std::string_view text, std::string_view flag) {
     scale = 1024 * 1024;
   }
   if (ptr == text.data() || ec != std::errc() || scale == 0 || value > (std::uint64_t{1} << 40)) {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("{}: invalid size '{}' (expected bytes, e.g. 64, 16KiB, 1MiB)", flag, text),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   return static_cast<std::size_t>(value * scale);
 }
@@ -160,9 +161,9 @@ CLI::Option* add_expect_option(CLI::App& cmd, std::string& expect) {
 bool expect_reverse_or_throw(std::string_view expect, net::Transport transport) {
   const bool reverse = expect == "reverse";
   if (reverse && transport == net::Transport::tcp) {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         "--expect reverse applies to UDP targets only (netecho serve reverses datagrams)",
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   return reverse;
 }
@@ -180,11 +181,11 @@ CLI::Option* add_backend_option(CLI::App& cmd, std::string& backend) {
 io::BackendChoice choose_backend_or_throw(std::string_view name) {
   const auto kind = io::parse_backend(name);
   if (!kind) {
-    throw net::ConfigError(fmt::format("--backend: unknown backend '{}'", name), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("--backend: unknown backend '{}'", name), cli::kExitUsage);
   }
   auto choice = io::choose_backend(*kind);
   if (!choice) {
-    throw net::ConfigError(choice.error(), net::kExitFailure);
+    throw cli::ConfigError(choice.error(), cli::kExitFailure);
   }
   return std::move(choice).value();
 }

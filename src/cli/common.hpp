@@ -15,7 +15,7 @@
 
 namespace netecho::cli {
 
-// Throws net::ConfigError (exit 2) naming the flag and the bad input.
+// Throws cli::ConfigError (exit 2) naming the flag and the bad input.
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag);
 net::Target parse_target_or_throw(std::string_view text, std::string_view what);
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag);
@@ -23,7 +23,7 @@ std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::str
 std::size_t parse_size_or_throw(std::string_view text, std::string_view flag);
 
 // A client tool's target, resolved: the addresses in the resolver's order of preference. An
-// unknown host is handled one way by every tool: net::ConfigError with the resolver's message
+// unknown host is handled one way by every tool: cli::ConfigError with the resolver's message
 // ("cannot resolve host 'x': reason") and the exit code the tool documents (ping: 2, as
 // ping(8); send and bench: 1, a run-time failure).
 std::vector<net::SockAddr> resolve_target_or_throw(const net::Target& target, net::Family family,

@@ -14,7 +14,9 @@
 #include "base/system.hpp"
 #include "cli/app.hpp"
 #include "cli/env.hpp"
+#include "cli/errors.hpp"
 #include "net/error.hpp"
+#include "server/start_error.hpp"
 
 int main(int argc, char** argv) {
   using namespace netecho;
@@ -51,13 +53,13 @@ int main(int argc, char** argv) {
       // CLI11 would only say that a subcommand is required: name the word it did not know.
       fmt::print(stderr, "netecho: unknown {} '{}' (see 'netecho --help')\n",
                  argv[1][0] == '-' ? "option" : "subcommand", argv[1]);
-      return net::kExitUsage;
+      return cli::kExitUsage;
     }
     // The help that lists the options in question: the subcommand's own.
     const std::string help =
         parsed.empty() ? "netecho --help" : fmt::format("netecho {} --help", parsed[0]->get_name());
     fmt::print(stderr, "netecho: {} (see '{}')\n", env_named(e.what()), help);
-    return net::kExitUsage;
+    return cli::kExitUsage;
   }
 
   try {
@@ -73,14 +75,17 @@ int main(int argc, char** argv) {
     if (bench->parsed()) {
       return cli::run_bench(args.bench);
     }
-  } catch (const net::ConfigError& e) {
+  } catch (const cli::ConfigError& e) {
     // Through the log, so that serve's failures come in its --log-format; before the log is
     // configured (bad options, the client tools) it writes a plain "netecho: ..." line.
     base::log_event(base::Level::error, env_named(e.what()));
     return e.exit_code();
+  } catch (const server::StartError& e) {
+    base::log_event(base::Level::error, env_named(e.what()));  // "--user ...": maybe its variable
+    return cli::kExitFailure;
   } catch (const std::exception& e) {
     base::log_event(base::Level::error, e.what());
-    return net::kExitFailure;
+    return cli::kExitFailure;
   }
-  return net::kExitUsage;
+  return cli::kExitUsage;
 }

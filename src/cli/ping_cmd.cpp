@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "cli/common.hpp"
+#include "cli/errors.hpp"
 #include "client/ping/ping.hpp"
 #include "client/probe_frame.hpp"
 #include "io/signal_fd.hpp"
@@ -19,7 +20,7 @@ constexpr std::size_t kMaxUdpSize = service::kMaxDatagram;
 constexpr std::size_t kMaxTcpSize = std::size_t{1} << 20;
 
 [[noreturn]] void usage(std::string message) {
-  throw net::ConfigError(std::move(message), net::kExitUsage);
+  throw cli::ConfigError(std::move(message), cli::kExitUsage);
 }
 
 }  // namespace
@@ -101,7 +102,7 @@ int run_ping(const PingArgs& args) {
   o.connect_per_probe = args.connect;
   o.reverse = expect_reverse_or_throw(args.expect, o.target.transport);
   // ping's convention: an unknown host is an "other error", exit 2.
-  o.peer = resolve_target_or_throw(o.target, o.family, net::kExitUsage).front();
+  o.peer = resolve_target_or_throw(o.target, o.family, cli::kExitUsage).front();
   o.output = args.json         ? client::PingOutput::json
              : args.json_lines ? client::PingOutput::json_lines
                                : client::PingOutput::text;
@@ -111,8 +112,8 @@ int run_ping(const PingArgs& args) {
   // prints the summary and returns the exit code by the usual rule.
   auto stop = io::SignalFd::open({SIGINT, SIGTERM});
   if (!stop) {
-    throw net::ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),
-                           net::kExitUsage);
+    throw cli::ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),
+                           cli::kExitUsage);
   }
   o.stop_fd = stop->fd();
   return exit_code(client::run_ping(o, stdout, stderr));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/errors.hpp"
 #include "client/send/send.hpp"
 #include "net/error.hpp"
 #include "service/datagram.hpp"
@@ -14,7 +15,7 @@ namespace {
 
 client::Bytes decode_or_throw(base::Parsed<client::Bytes> parsed, std::string_view flag) {
   if (!parsed) {
-    throw net::ConfigError(fmt::format("{}: {}", flag, parsed.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("{}: {}", flag, parsed.error()), cli::kExitUsage);
   }
   return std::move(parsed).value();
 }
@@ -28,9 +29,9 @@ client::Bytes read_stdin() {
       continue;
     }
     if (n < 0) {
-      throw net::ConfigError(fmt::format("--stdin: cannot read standard input: {}",
+      throw cli::ConfigError(fmt::format("--stdin: cannot read standard input: {}",
                                          std::strerror(errno)),
-                             net::kExitFailure);
+                             cli::kExitFailure);
     }
     if (n == 0) {
       return data;
@@ -94,15 +95,15 @@ int run_send(const SendArgs& args) {
   }
   o.timeout = parse_duration_or_throw(args.timeout, "--timeout");
   if (o.timeout.count() == 0) {
-    throw net::ConfigError("--timeout: must be longer than 0", net::kExitUsage);
+    throw cli::ConfigError("--timeout: must be longer than 0", cli::kExitUsage);
   }
   if (o.target.transport == net::Transport::udp && o.payload.size() > service::kMaxDatagram) {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("payload of {} bytes does not fit in one UDP datagram (at most {})",
                     o.payload.size(), service::kMaxDatagram),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
-  o.addresses = resolve_target_or_throw(o.target, args.family.family(), net::kExitFailure);
+  o.addresses = resolve_target_or_throw(o.target, args.family.family(), cli::kExitFailure);
   o.backend = choose_backend_or_throw(args.backend);
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/errors.hpp"
 #include "net/error.hpp"
 #include "server/server.hpp"
 #include "service/datagram.hpp"
@@ -151,20 +152,20 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.drain_timeout = parse_duration_or_throw(args.drain_timeout, "--drain-timeout");
   auto ports = server::parse_port_set(args.udp_deny_ports);
   if (!ports) {
-    throw net::ConfigError(fmt::format("--udp-deny-ports: {}", ports.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("--udp-deny-ports: {}", ports.error()), cli::kExitUsage);
   }
   config.udp_guard.deny_ports = *ports;
   auto rate = server::parse_rate(args.udp_rate);
   if (!rate) {
-    throw net::ConfigError(fmt::format("--udp-rate: {}", rate.error()), net::kExitUsage);
+    throw cli::ConfigError(fmt::format("--udp-rate: {}", rate.error()), cli::kExitUsage);
   }
   config.udp_guard.rate = *rate;
   // The guard takes 0 for "no limit"; written as a number, 0 reads as "answer nothing".
   if (config.udp_guard.rate == 0 && args.udp_rate != "none" && args.udp_rate != "off") {
-    throw net::ConfigError(
+    throw cli::ConfigError(
         fmt::format("--udp-rate: '{}' would answer nothing; at least 1/s, or none for no limit",
                     args.udp_rate),
-        net::kExitUsage);
+        cli::kExitUsage);
   }
   config.udp_guard.burst = args.udp_burst;
   config.udp_guard.buffer = args.udp_buffer;
@@ -175,7 +176,7 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
     const std::string_view text = args.test_stall_worker;
     const auto comma = text.find(',');
     if (comma == std::string_view::npos) {
-      throw net::ConfigError("--test-stall-worker: expected AFTER,LENGTH", net::kExitUsage);
+      throw cli::ConfigError("--test-stall-worker: expected AFTER,LENGTH", cli::kExitUsage);
     }
     config.test_stall = server::ServerConfig::TestStall{
         parse_duration_or_throw(text.substr(0, comma), "--test-stall-worker"),
@@ -189,13 +190,13 @@ base::LogConfig make_log_config(const ServeArgs& args) {
   // The option checks have refused anything else already; these throws are a second line.
   const auto format = base::parse_log_format(args.log_format);
   if (!format) {
-    throw net::ConfigError(fmt::format("--log-format: unknown format '{}'", args.log_format),
-                           net::kExitUsage);
+    throw cli::ConfigError(fmt::format("--log-format: unknown format '{}'", args.log_format),
+                           cli::kExitUsage);
   }
   const auto level = base::parse_level(args.log_level);
   if (!level) {
-    throw net::ConfigError(fmt::format("--log-level: unknown level '{}'", args.log_level),
-                           net::kExitUsage);
+    throw cli::ConfigError(fmt::format("--log-level: unknown level '{}'", args.log_level),
+                           cli::kExitUsage);
   }
   log.format = *format;
   log.level = args.verbose ? base::Level::debug : *level;
@@ -222,7 +223,7 @@ int run_serve(const ServeArgs& args) {
   auto passed = server::take_passed_sockets(config.stream_mode);
   config.backend = choose_backend_or_throw(args.backend);
   server::Server server(config, std::move(passed));
-  return server.run(stdout);
+  return server.run(stdout) ? 0 : cli::kExitFailure;
 }
 
 }  // namespace netecho::cli

@@ -43,15 +43,16 @@ struct ServeArgs {
 };
 
 CLI::App* register_serve(CLI::App& app, ServeArgs& args);
-// Returns the exit code; throws net::ConfigError for bad input or a failed start.
+// Returns the exit code; throws cli::ConfigError for bad input, server::StartError for a
+// failed start.
 int run_serve(const ServeArgs& args);
 
 // The configuration the options ask for, without touching a socket or the user database:
-// throws net::ConfigError (exit 2) naming the first bad option. --user is looked up by
+// throws cli::ConfigError (exit 2) naming the first bad option. --user is looked up by
 // run_serve().
 server::ServerConfig make_serve_config(const ServeArgs& args);
 // The log's configuration the options ask for (and the environment: the journal); throws
-// net::ConfigError (exit 2) for a bad value.
+// cli::ConfigError (exit 2) for a bad value.
 base::LogConfig make_log_config(const ServeArgs& args);
 
 }  // namespace netecho::cli

@@ -13,6 +13,7 @@
 
 #include "net/error.hpp"
 #include "net/socket.hpp"
+#include "server/start_error.hpp"
 
 namespace netecho::server {
 namespace {
@@ -42,10 +43,9 @@ int socket_option(int fd, int name) {
 }
 
 [[noreturn]] void reject(const PassedSocket& s, std::string_view why) {
-  throw net::ConfigError(
+  throw StartError(
       fmt::format("LISTEN_FDS: descriptor {}{}: {}", s.number,
-                  s.name.empty() ? std::string() : fmt::format(" ('{}')", s.name), why),
-      net::kExitFailure);
+                  s.name.empty() ? std::string() : fmt::format(" ('{}')", s.name), why));
 }
 
 // Checks what the descriptor is, and fills in its transport, address and mode.
@@ -165,7 +165,7 @@ std::vector<PassedSocket> take_passed_sockets(service::StreamMode stream_default
   ::unsetenv("LISTEN_FDS");
   ::unsetenv("LISTEN_FDNAMES");
   if (!parsed) {
-    throw net::ConfigError(parsed.error(), net::kExitFailure);
+    throw StartError(parsed.error());
   }
   const ListenEnv& listen = *parsed;
   std::vector<PassedSocket> sockets(static_cast<std::size_t>(listen.count));

@@ -20,6 +20,7 @@
 
 #include "net/address.hpp"
 #include "net/fd.hpp"
+#include "server/start_error.hpp"
 #include "service/datagram.hpp"
 #include "service/stream.hpp"
 
@@ -52,7 +53,7 @@ struct PassedSocket {
 // Takes the sockets passed to this process, if any, checking each: an IPv4 or IPv6 socket,
 // TCP and listening, or UDP and bound. Unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES.
 // stream_default is the mode of stream sockets whose name chooses none. Throws
-// net::ConfigError naming the descriptor (its number and name) and what is wrong with it.
+// StartError naming the descriptor (its number and name) and what is wrong with it.
 std::vector<PassedSocket> take_passed_sockets(service::StreamMode stream_default);
 
 }  // namespace netecho::server

@@ -12,6 +12,7 @@
 #include "net/error.hpp"
 #include "net/port_owner.hpp"
 #include "net/socket.hpp"
+#include "server/start_error.hpp"
 
 namespace netecho::server {
 namespace {
@@ -22,9 +23,8 @@ std::string describe_spec(const ListenerSpec& spec) {
   return fmt::format("{} {}", net::to_string(spec.transport), net::to_string(spec.endpoint));
 }
 
-net::ConfigError cannot_listen(const ListenerSpec& spec, const std::string& why) {
-  return net::ConfigError(fmt::format("cannot listen on {}: {}", describe_spec(spec), why),
-                          net::kExitFailure);
+StartError cannot_listen(const ListenerSpec& spec, const std::string& why) {
+  return StartError(fmt::format("cannot listen on {}: {}", describe_spec(spec), why));
 }
 
 // Returns once nothing but our own sockets will stand in the way of binding addr; throws when
@@ -118,9 +118,8 @@ std::vector<BoundListener> adopt_passed(std::vector<PassedSocket> sockets, unsig
     for (unsigned w = 1; w < workers; ++w) {
       net::Fd dup(::fcntl(s.fd.get(), F_DUPFD_CLOEXEC, 0));
       if (!dup) {
-        throw net::ConfigError(fmt::format("LISTEN_FDS: descriptor {}: cannot duplicate it: {}",
-                                           s.number, net::errno_code().message()),
-                               net::kExitFailure);
+        throw StartError(fmt::format("LISTEN_FDS: descriptor {}: cannot duplicate it: {}",
+                                           s.number, net::errno_code().message()));
       }
       b.per_worker.push_back(std::move(dup));
     }

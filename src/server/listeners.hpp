@@ -12,6 +12,7 @@
 #include "net/fd.hpp"
 #include "server/activation.hpp"
 #include "server/config.hpp"
+#include "server/start_error.hpp"
 
 namespace netecho::server {
 
@@ -34,7 +35,7 @@ inline constexpr std::chrono::seconds kHeldPortWait{2};
 // no other socket holds the address; when one does, and no running process holds it (the
 // kernel still releasing the sockets of a process that has just exited, e.g. io_uring's after
 // a crash), says so in one log line and tries again for up to kHeldPortWait. Throws
-// net::ConfigError naming the listener, the reason, and the process holding the port if one
+// StartError naming the listener, the reason, and the process holding the port if one
 // can be seen.
 std::vector<BoundListener> bind_listeners(const std::vector<ListenerSpec>& specs,
                                           unsigned workers);

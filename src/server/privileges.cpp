@@ -13,21 +13,19 @@
 #include <vector>
 
 #include "base/log.hpp"
-#include "net/error.hpp"
+#include "server/start_error.hpp"
 
 namespace netecho::server {
 namespace {
 
 [[noreturn]] void fail(const RunAs& r, std::string_view step, int err) {
-  throw net::ConfigError(fmt::format("--user {}: cannot drop privileges: {} failed: {}", r.name,
-                                     step, std::strerror(err)),
-                         net::kExitFailure);
+  throw StartError(fmt::format("--user {}: cannot drop privileges: {} failed: {}", r.name,
+                                     step, std::strerror(err)));
 }
 
 [[noreturn]] void fail_check(const RunAs& r, std::string_view what) {
-  throw net::ConfigError(
-      fmt::format("--user {}: privileges not dropped for good: {}", r.name, what),
-      net::kExitFailure);
+  throw StartError(
+      fmt::format("--user {}: privileges not dropped for good: {}", r.name, what));
 }
 
 bool has_capabilities() {
@@ -55,17 +53,15 @@ RunAs lookup_user(std::string_view name) {
     rc = ::getpwuid_r(static_cast<uid_t>(std::stoul(n)), &pw, buf.data(), buf.size(), &found);
   }
   if (found == nullptr) {
-    throw net::ConfigError(
+    throw StartError(
         rc != 0 ? fmt::format("--user {}: cannot look the user up: {}", name, std::strerror(rc))
-                : fmt::format("--user {}: no such user", name),
-        net::kExitFailure);
+                : fmt::format("--user {}: no such user", name));
   }
   RunAs r{n, pw.pw_uid, pw.pw_gid};
   if (::geteuid() != 0 && (r.uid != ::geteuid() || r.uid != ::getuid())) {
-    throw net::ConfigError(fmt::format("--user {}: switching to another user needs root (this "
+    throw StartError(fmt::format("--user {}: switching to another user needs root (this "
                                        "process runs as uid {})",
-                                       name, ::geteuid()),
-                           net::kExitFailure);
+                                       name, ::geteuid()));
   }
   return r;
 }

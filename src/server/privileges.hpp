@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "server/start_error.hpp"
+
 namespace netecho::server {
 
 struct RunAs {
@@ -22,11 +24,11 @@ struct RunAs {
 };
 
 // Looks the user up (a name, or a numeric uid) before anything is bound, so a typing error is
-// found at once. Throws net::ConfigError (exit 1) naming the user when it does not exist, or
+// found at once. Throws StartError naming the user when it does not exist, or
 // when the process is not root and the user is not itself.
 RunAs lookup_user(std::string_view name);
 
-// Drops to run_as as above. Throws net::ConfigError (exit 1) saying which step failed. A no-op
+// Drops to run_as as above. Throws StartError saying which step failed. A no-op
 // when the process already runs as exactly that user and group, without supplementary groups.
 void drop_privileges(const RunAs& run_as);
 

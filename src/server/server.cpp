@@ -154,7 +154,7 @@ void Server::block_signals() {
   ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int Server::run(std::FILE* out) {
+bool Server::run(std::FILE* out) {
   // First, while this is the only thread: it reads and unsets the manager's variables.
   Supervisor supervisor(Notifier::from_environment());
   // The watchdog's period, or /healthz's if that is shorter (or the only one).
@@ -270,7 +270,7 @@ int Server::run(std::FILE* out) {
                     {{"buffer_exhaustions", b.buffer_exhaustions}, {"rearms", b.rearms}});
   }
   // The ending alone does not decide: a drain cut short may have found nothing left to cut.
-  return failed.load() || t[Stat::tcp_drain_cut] != 0 ? net::kExitFailure : 0;
+  return !failed.load() && t[Stat::tcp_drain_cut] == 0;
 }
 
 metrics::Snapshot Server::metrics_snapshot() {

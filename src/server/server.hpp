@@ -19,6 +19,7 @@
 #include "server/limits.hpp"
 #include "server/listeners.hpp"
 #include "server/metrics/responder.hpp"
+#include "server/start_error.hpp"
 #include "server/udp_guard.hpp"
 #include "server/worker.hpp"
 
@@ -28,7 +29,7 @@ class Server {
  public:
   // Resolves and binds every listener of config in every worker's name, takes over the
   // sockets a supervisor passed (activation.hpp), and raises the open-file limit. With neither
-  // listeners nor passed sockets, binds default_listeners(). Throws net::ConfigError naming
+  // listeners nor passed sockets, binds default_listeners(). Throws StartError naming
   // the listener and the system's reason on failure.
   explicit Server(const ServerConfig& config, std::vector<PassedSocket> passed = {});
   ~Server();
@@ -38,13 +39,13 @@ class Server {
   // Prints one line per bound listener to out:
   //   listening proto=tcp host=127.0.0.1 port=41234 mode=echo
   // then "ready ..." once the workers run, and serves until SIGINT or SIGTERM, then drains
-  // (shutdown.hpp). Returns the exit code: 0 after a drain that cut no connection, 1 when the
-  // drain timeout or a second signal cut some, or a worker failed. The signals must be blocked
+  // (shutdown.hpp). Returns true after a drain that cut no connection; false when the drain
+  // timeout or a second signal cut some, or a worker failed (cli/ makes that exit status 1). The signals must be blocked
   // in every thread, which block_signals() does. A service manager that set $NOTIFY_SOCKET is
   // told READY=1 with the "ready" line, STATUS= as connections come and go, STOPPING=1 when the
   // drain starts, and WATCHDOG=1 while every worker's loop turns (supervisor.hpp). run() reads
   // and unsets those variables before it starts the workers, so call it from the only thread.
-  int run(std::FILE* out);
+  bool run(std::FILE* out);
 
   // Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and so in the threads it
   // starts: only the main loop takes them, from a signalfd) and ignores SIGPIPE. Call before

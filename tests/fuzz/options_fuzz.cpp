@@ -2,7 +2,7 @@
 // parsed by CLI11 through the real register_* functions of every subcommand, as main() does;
 // `serve` options are then turned into a server configuration (make_serve_config), the full
 // path from argv to a config that touches no socket. Nothing may exit, abort or throw anything
-// but the two documented errors: CLI::Error (usage) and net::ConfigError (a bad value).
+// but the two documented errors: CLI::Error (usage) and cli::ConfigError (a bad value).
 
 #include <CLI/CLI.hpp>
 #include <cstddef>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/bench_cmd.hpp"
+#include "cli/errors.hpp"
 #include "cli/ping_cmd.hpp"
 #include "cli/send_cmd.hpp"
 #include "cli/serve_cmd.hpp"
@@ -74,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (serve->parsed()) {
     try {
       cli::make_serve_config(serve_args);
-    } catch (const net::ConfigError&) {
+    } catch (const cli::ConfigError&) {
       return 0;
     }
   }

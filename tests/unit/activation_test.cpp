@@ -69,7 +69,7 @@ TEST(ListenEnv, TakingRemovesTheVariablesFromTheEnvironment) {
   EXPECT_EQ(std::getenv("LISTEN_FDS"), nullptr);
   ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
   ::setenv("LISTEN_FDS", "many", 1);
-  EXPECT_THROW(take_passed_sockets(service::StreamMode::echo), net::ConfigError);
+  EXPECT_THROW(take_passed_sockets(service::StreamMode::echo), server::StartError);
   EXPECT_EQ(std::getenv("LISTEN_PID"), nullptr);
 }
 
