@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <string>
 
 #include "io/probe.hpp"
 #include "io/uring/buf_ring.hpp"
@@ -14,16 +15,22 @@
 namespace netecho::io {
 namespace {
 
-void skip_unless_uring_usable() {
+// Why io_uring cannot run here (the probe's reason, as the contract tests skip with), or
+// nothing when it can. GTEST_SKIP returns only from the function it is in, so each test skips
+// itself on this answer.
+std::optional<std::string> uring_unusable() {
   for (const auto& s : probe_backends()) {
     if (s.kind == BackendKind::io_uring && !s.usable) {
-      GTEST_SKIP() << "io_uring cannot run here: " << s.detail;
+      return "io_uring cannot run here: " + s.detail;
     }
   }
+  return std::nullopt;
 }
 
 TEST(UringRing, ABufferRingThatOutlivesItsRingLeavesTheNextRingAlone) {
-  skip_unless_uring_usable();
+  if (const auto why = uring_unusable()) {
+    GTEST_SKIP() << *why;
+  }
   constexpr std::uint16_t kGroup = 3;
   auto first = Ring::create(8, 16, false);
   ASSERT_TRUE(first) << first.error().message();
@@ -47,7 +54,9 @@ TEST(UringRing, ABufferRingThatOutlivesItsRingLeavesTheNextRingAlone) {
 }
 
 TEST(UringRing, ABufferRingDestroyedFirstGivesItsGroupBack) {
-  skip_unless_uring_usable();
+  if (const auto why = uring_unusable()) {
+    GTEST_SKIP() << *why;
+  }
   auto ring = Ring::create(8, 16, false);
   ASSERT_TRUE(ring) << ring.error().message();
   {
