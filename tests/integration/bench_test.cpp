@@ -5,13 +5,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +27,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "terminal.hpp"
 
 namespace netecho::test {
 namespace {
@@ -327,7 +327,7 @@ TEST(Bench, UdpReverseListenerIsOneMismatchPerDatagramWithAHint) {
   EXPECT_EQ(u64(doc["errors"]["mismatch"]), 5u);
   EXPECT_EQ(u64(doc["errors"]["lost"]), 0u);
   EXPECT_EQ(u64(doc["errors"]["total"]), 5u);
-  EXPECT_NE(wrong.err.find("the server is in reverse mode (use --expect reverse)"),
+  EXPECT_NE(unwrap(wrong.err).find("the server is in reverse mode (use --expect reverse)"),
             std::string::npos)
       << wrong.err;
 
@@ -346,8 +346,8 @@ TEST(Bench, UdpLossesAtTheServersRateLimitGetAHint) {
                         "1500ms", "--timeout", "200ms"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("lost"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("the server may be rate-limiting"), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("netecho serve --udp-rate none"), std::string::npos) << r.err;
+  EXPECT_NE(unwrap(r.out).find("the server may be rate-limiting"), std::string::npos) << r.out;
+  EXPECT_NE(unwrap(r.err).find("netecho serve --udp-rate none"), std::string::npos) << r.err;
 }
 
 TEST(Bench, CountModeSendsExactlyThatManyOverIpv6) {
@@ -461,7 +461,7 @@ TEST(Bench, CorruptedTcpByteIsAMismatch) {
   const std::string first = doc["first_error"];
   EXPECT_NE(first.find("byte 1000 of the stream"), std::string::npos) << first;
   EXPECT_NE(r.out.find("mismatch 1"), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("byte 1000"), std::string::npos) << r.err;
+  EXPECT_NE(unwrap(r.err).find("byte 1000"), std::string::npos) << r.err;
   // The only connection died at the mismatch: the run ends without waiting for its duration.
   EXPECT_LT(doc["run"]["elapsed_s"].get<double>(), 1.5);
 }
@@ -481,24 +481,29 @@ TEST(Bench, CorruptedUdpByteIsAMismatchNotALoss) {
   EXPECT_NE(first.find("datagram 10 differs at byte 40"), std::string::npos) << first;
 }
 
-// A TCP port on 127.0.0.1 that refuses connections: a bound socket that does not listen holds
-// it, so no other process takes it meanwhile.
-class RefusingTcpPort {
+// A port on 127.0.0.1 that refuses: TCP, a bound socket that does not listen holds it; UDP, a
+// socket bound to it and connected elsewhere, so the kernel answers our datagrams with ICMP port
+// unreachable. Either way no other process takes the port meanwhile.
+class RefusingPort {
  public:
-  RefusingTcpPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  explicit RefusingPort(int type) : fd_(::socket(AF_INET, type | SOCK_CLOEXEC, 0)) {
     sockaddr_in sin{};
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(sin);
     if (::bind(fd_, reinterpret_cast<sockaddr*>(&sin), len) != 0 ||
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
-      throw std::runtime_error("cannot bind a TCP port on 127.0.0.1");
+      throw std::runtime_error("cannot bind a port on 127.0.0.1");
     }
     port_ = ntohs(sin.sin_port);
+    sin.sin_port = htons(9);
+    if (type == SOCK_DGRAM && ::connect(fd_, reinterpret_cast<sockaddr*>(&sin), len) != 0) {
+      throw std::runtime_error("cannot connect a UDP socket to 127.0.0.1:9");
+    }
   }
-  ~RefusingTcpPort() { ::close(fd_); }
-  RefusingTcpPort(const RefusingTcpPort&) = delete;
-  RefusingTcpPort& operator=(const RefusingTcpPort&) = delete;
+  ~RefusingPort() { ::close(fd_); }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
   std::uint16_t port() const { return port_; }
 
  private:
@@ -507,7 +512,7 @@ class RefusingTcpPort {
 };
 
 TEST(Bench, ClosedTcpPortIsAClearError) {
-  const RefusingTcpPort refusing;
+  const RefusingPort refusing(SOCK_STREAM);
   const std::string where = target("tcp", refusing.port());
   const auto started = Clock::now();
   const auto r = bench({where, "-c", "3", "-d", "10s", "-t", "1"}, 10s);
@@ -521,7 +526,7 @@ TEST(Bench, ClosedTcpPortIsAClearError) {
 // An output file is written whole or not touched: a run that never started leaves the
 // previous documents as they were, and no temporary file behind.
 TEST(Bench, RefusedRunLeavesExistingOutputFilesUntouched) {
-  const RefusingTcpPort refusing;
+  const RefusingPort refusing(SOCK_STREAM);
   TempFile json_out(".json");
   TempFile svg_out(".svg");
   std::ofstream(json_out.path()) << "{\"previous\": true}\n";
@@ -537,28 +542,57 @@ TEST(Bench, RefusedRunLeavesExistingOutputFilesUntouched) {
 }
 
 TEST(Bench, ClosedUdpPortIsAClearError) {
-  // A UDP socket connected elsewhere holds the port without taking datagrams from us: the
-  // kernel answers them with ICMP port unreachable.
-  const int holder = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sin);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&sin), len), 0);
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&sin), &len), 0);
-  sockaddr_in elsewhere = sin;
-  elsewhere.sin_port = htons(9);
-  ASSERT_EQ(::connect(holder, reinterpret_cast<sockaddr*>(&elsewhere), sizeof(elsewhere)), 0);
+  const RefusingPort refusing(SOCK_DGRAM);
   TempFile out(".json");
   const auto r = bench(
-      {target("udp", ntohs(sin.sin_port)), "-c", "2", "-d", "10s", "-t", "1", "--json", out.path()},
+      {target("udp", refusing.port()), "-c", "2", "-d", "10s", "-t", "1", "--json", out.path()},
       10s);
-  ::close(holder);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.err.find("connection refused (port unreachable)"), std::string::npos) << r.err;
+  EXPECT_NE(unwrap(r.err).find("connection refused (port unreachable)"), std::string::npos)
+      << r.err;
   const json doc = out.parse();
   EXPECT_EQ(u64(doc["errors"]["refused"]), 2u);
   EXPECT_LT(doc["run"]["elapsed_s"].get<double>(), 5.0);
+}
+
+// ------------------------------------------------------------------ 80 columns
+
+// Everything bench writes for a person fits an 80-column terminal: the report (the run's
+// description, the latency table, Wire, First, Hint) and its messages on standard error, over
+// TCP (with a warm-up) and UDP, with errors (a corrupted byte, a refused UDP port, a refused
+// TCP port) and with the hint of a rate-limited UDP run.
+TEST(Bench, EveryLineFitsEightyColumns) {
+  Server server({"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--threads", "1"});
+  FaultyEchoServer corrupting(FaultyEchoServer::Faults::corrupt(false, 1000));
+  const RefusingPort refusing_udp(SOCK_DGRAM);
+  const RefusingPort refusing_tcp(SOCK_STREAM);
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    const char* shows;  // what the run prints, so each case is the run it is meant to be
+  };
+  const Case cases[] = {
+      {{target("tcp", server.port("tcp")), "-c", "20", "-p", "2", "-d", "1s", "--warmup", "200ms"},
+       0,
+       "in warm-up"},
+      {{target("udp", server.port("udp")), "-c", "1", "-p", "4", "-d", "1500ms", "--timeout",
+        "200ms"},
+       1,
+       "Hint"},
+      {{target("tcp", corrupting.port()), "-c", "1", "-d", "2s"}, 1, "First"},
+      {{target("udp", refusing_udp.port()), "-c", "2", "-d", "2s"}, 1, "refused 2"},
+      {{target("tcp", refusing_tcp.port()), "-c", "2", "-d", "2s"}, 1, "Connection refused"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.end(), {"-t", "1"});
+    const auto r = bench(args);
+    SCOPED_TRACE(args[0]);
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.out << r.err;
+    EXPECT_NE(unwrap(r.out + r.err).find(c.shows), std::string::npos) << r.out << r.err;
+    expect_fits_terminal(r.out, "stdout");
+    expect_fits_terminal(r.err, "stderr");
+  }
 }
 
 // ------------------------------------------------------------------ coordinated omission
@@ -684,7 +718,7 @@ TEST(Bench, OpenLoopThatFallsBehindReportsWhatItNeverSent) {
   EXPECT_GT(doc["run"]["elapsed_s"].get<double>(), 1.0);
   EXPECT_NEAR(doc["throughput"]["messages_per_s"].get<double>(),
               static_cast<double>(measured) / doc["run"]["elapsed_s"].get<double>(), 1.0);
-  EXPECT_NE(r.out.find("fell due but were never sent"), std::string::npos) << r.out;
+  EXPECT_NE(unwrap(r.out).find("fell due but were never sent"), std::string::npos) << r.out;
 }
 
 TEST(Bench, LateUdpRepliesAreLateNotDuplicates) {

@@ -5,8 +5,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <gtest/gtest.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "terminal.hpp"
 
 namespace netecho::test {
 namespace {
@@ -33,10 +34,11 @@ RunResult run_ping(const std::vector<std::string>& args, std::chrono::millisecon
   return run(argv, {}, timeout);
 }
 
+// The lines of text matching pattern, each wrapped line taken whole (joined back).
 std::size_t count_matching(const std::string& text, const std::string& pattern) {
   const std::regex re(pattern);
   std::size_t n = 0;
-  for (const auto& line : lines_of(text)) {
+  for (const auto& line : lines_of(unwrap(text))) {
     n += std::regex_search(line, re) ? 1 : 0;
   }
   return n;
@@ -55,7 +57,8 @@ Counts counts_of(const std::string& out) {
       R"((\d+) probes transmitted, (\d+) received(.*), ([\d.]+)% loss, time \d+ ms)");
   Counts c;
   std::smatch m;
-  if (std::regex_search(out, m, re)) {
+  const std::string text = unwrap(out);  // a long counts line is wrapped
+  if (std::regex_search(text, m, re)) {
     c.transmitted = std::stoi(m[1]);
     c.received = std::stoi(m[2]);
     c.extras = m[3];
@@ -787,6 +790,42 @@ TEST_P(Ping, ClosedUdpPortIsAnErrorPerProbe) {
   const auto c = counts_of(r.out);
   EXPECT_EQ(c.transmitted, 2) << r.out;
   EXPECT_NE(c.extras.find("+2 errors"), std::string::npos) << r.out;
+}
+
+// Everything ping writes as text fits an 80-column terminal: the header with --connect, a
+// reverse-mode server's replies (a long error line with its hint), the errors of a refused TCP
+// port and of a closed UDP port, the summaries, and the message for an unknown host.
+TEST_P(Ping, EveryLineFitsEightyColumns) {
+  Server server({"--tcp", "127.0.0.1:0", "--udp-reverse", "127.0.0.1:0"});
+  std::uint16_t refused_port = 0;
+  const int refusing = bound_socket(SOCK_STREAM, refused_port);  // bound, not listening
+  std::uint16_t closed_port = 0;
+  ::close(bound_socket(SOCK_DGRAM, closed_port));  // free a moment ago: nobody listens
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    const char* shows;  // what the run prints, so each case is the run it is meant to be
+  };
+  const Case cases[] = {
+      {{"--connect", "-c", "2", tcp_url(server.port("tcp"))}, 0, "a new connection per probe"},
+      {{"-c", "2", "-W", "200ms", udp_url(server.port("udp", "reverse"))},
+       1,
+       "(use --expect reverse)"},
+      {{"-c", "2", tcp_url(refused_port)}, 1, "connect failed: Connection refused"},
+      {{"-c", "2", "-W", "2s", udp_url(closed_port)}, 1, "port unreachable"},
+      {{"-c", "1", "tcp://no-such-host.invalid:7"}, 2, "no-such-host.invalid"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin(), {"-i", "0.05"});
+    const auto r = ping(args);
+    SCOPED_TRACE(args.back());
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.out << r.err;
+    EXPECT_NE(unwrap(r.out + r.err).find(c.shows), std::string::npos) << r.out << r.err;
+    expect_fits_terminal(r.out, "stdout");
+    expect_fits_terminal(r.err, "stderr");
+  }
+  ::close(refusing);
 }
 
 // ----------------------------------------------------------------------------- IPv6, JSON

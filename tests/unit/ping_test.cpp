@@ -282,8 +282,9 @@ TEST(PingReport, SummaryText) {
   s.rtt.record(300'000);
   EXPECT_EQ(summary_text(info, s, 2002ms),
             "--- tcp://127.0.0.1:12345 ping statistics ---\n"
-            "3 probes transmitted, 2 received, +1 duplicates, +1 errors, 33.3333% loss, "
-            "time 2002 ms\n"
+            // The counts line is 86 columns: it continues 4 columns in, after a clause.
+            "3 probes transmitted, 2 received, +1 duplicates, +1 errors, 33.3333% loss,\n"
+            "    time 2002 ms\n"
             "rtt min/avg/max/mdev = 0.100/0.200/0.300/0.100 ms\n"
             "rtt p50/p90/p99 = 0.100/0.300/0.300 ms\n");
 }

@@ -32,6 +32,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// One message on standard error, wrapped to 80 columns as the report is.
+void complain(std::FILE* err, std::string_view message) {
+  std::fputs(bench_message(message).c_str(), err);
+}
+
 // Opens an output file before the run, so that a bad path fails at once, not after it. An
 // empty path or "-" needs no file: the result then holds none. No result: the file could not
 // be created (the reason is written to err).
@@ -43,7 +48,7 @@ std::optional<std::optional<OutputFile>> open_output(const std::string& path, co
   std::string error;
   auto file = OutputFile::create(path, &error);
   if (!file) {
-    fmt::print(err, "netecho bench: {} {}\n", flag, error);
+    complain(err, fmt::format("{} {}", flag, error));
     return std::nullopt;
   }
   return file;
@@ -54,13 +59,13 @@ bool write_output(const std::string& text, const std::string& path,
                   std::optional<OutputFile>& file, std::FILE* out, std::FILE* err) {
   if (!file) {
     if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
-      fmt::print(err, "netecho bench: cannot write {}: {}\n", path, std::strerror(errno));
+      complain(err, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
       return false;
     }
     return true;
   }
   if (auto error = file->commit(text)) {
-    fmt::print(err, "netecho bench: {}\n", *error);
+    complain(err, *error);
     return false;
   }
   return true;
@@ -153,10 +158,9 @@ std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* e
 
   const base::FileLimit files = base::raise_open_file_limit();
   if (files.after < std::uint64_t{o.connections} + 32) {
-    fmt::print(err,
-               "netecho bench: {} connections need more open files than the limit of {} "
-               "(raise it with ulimit -n)\n",
-               o.connections, files.after);
+    complain(err, fmt::format("{} connections need more open files than the limit of {} "
+                              "(raise it with ulimit -n)",
+                              o.connections, files.after));
     return std::nullopt;
   }
   p.threads =
@@ -347,24 +351,24 @@ Outcome write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std:
     written = write_output(report_svg(r), o.plot_path, p.plot_file, out, err) && written;
   }
   if (r.error_total() != 0) {
-    fmt::print(err, "netecho bench: {} error(s); the first: {}\n", group_digits(r.error_total()),
-               r.first_error);
+    complain(err, fmt::format("{} error(s); the first: {}", group_digits(r.error_total()),
+                              r.first_error));
     if (const std::string hint = r.hint(); !hint.empty()) {
-      fmt::print(err, "netecho bench: {}\n", hint);
+      complain(err, hint);
     }
     return Outcome::failed;
   }
   if (const std::string why = r.measured_nothing(); !why.empty()) {
-    fmt::print(err, "netecho bench: measured nothing: {}\n", why);
+    complain(err, fmt::format("measured nothing: {}", why));
     return Outcome::failed;
   }
   if (r.unsent != 0) {
     // An open loop that fell behind measured a lighter load than was asked for, and its
     // latencies leave out the latest messages of all: not a run to take figures from.
-    fmt::print(err,
-               "netecho bench: --rate {} was not reached: {} message(s) fell due but were never "
-               "sent\n",
-               group_digits(static_cast<std::uint64_t>(o.rate)), group_digits(r.unsent));
+    complain(err,
+             fmt::format("--rate {} was not reached: {} message(s) fell due but were never "
+                         "sent",
+                         group_digits(static_cast<std::uint64_t>(o.rate)), group_digits(r.unsent)));
     return Outcome::failed;
   }
   return written ? Outcome::ok : Outcome::failed;
@@ -381,14 +385,13 @@ Outcome run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   run_workers(o, *plan, run);
   for (const auto& f : run.failures) {
     if (!f.empty()) {
-      fmt::print(err, "netecho bench: a worker thread failed: {}\n", f);
+      complain(err, fmt::format("a worker thread failed: {}", f));
       return Outcome::failed;
     }
   }
   const BenchResult r = merge_results(o, *plan, run);
   if (run.control.abort) {
-    fmt::print(err, "netecho bench: {}\n",
-               r.first_error.empty() ? "no connection could be made" : r.first_error);
+    complain(err, r.first_error.empty() ? "no connection could be made" : r.first_error);
     return Outcome::failed;
   }
   return write_results(o, r, *plan, out, err);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "client/bench/bench.hpp"
 #include "client/histogram.hpp"
@@ -37,8 +38,13 @@ std::string format_live_line(std::uint64_t elapsed_s, double messages_per_s, dou
 // pipeline 1, closed loop, 10 s". Used by the report and the chart's title.
 std::string describe_run(const BenchResult& r);
 
-// The final human report.
+// The final human report, every line within 80 columns (client/text_wrap.hpp) but for a word
+// longer than a line (a long host name).
 void print_report(const BenchResult& r, std::FILE* out);
+
+// "netecho bench: MESSAGE\n", wrapped to 80 columns like the report: what bench writes to
+// standard error.
+std::string bench_message(std::string_view message);
 
 // Every figure and the full percentile distribution, as a JSON document (docs/BENCH.md).
 std::string report_json(const BenchResult& r);

@@ -9,6 +9,7 @@
 
 #include "base/duration.hpp"
 #include "client/bench/report.hpp"
+#include "client/text_wrap.hpp"
 #include "net/address.hpp"
 
 namespace netecho::client {
@@ -128,99 +129,130 @@ double BenchResult::cpu_per_message_us() const noexcept {
              : 0.0;
 }
 
+namespace {
+
+// The report's layout: each entry is a label in a 10-column field after a 2-space margin, its
+// text from column 12; a text too long for 80 columns continues under itself. The first line
+// (the run's description) and bench's messages on standard error continue 4 columns in.
+constexpr std::size_t kLabelIndent = 12;
+constexpr std::size_t kHeaderIndent = 4;
+
+// A line of the report, wrapped, with its newline.
+std::string report_line(std::string_view text) { return wrap_text(text, kLabelIndent) + "\n"; }
+
+// "  Wire      sent ...", wrapped.
+std::string entry(std::string_view label, std::string_view text) {
+  return report_line(fmt::format("  {:<{}}{}", label, kLabelIndent - 2, text));
+}
+
+}  // namespace
+
+std::string bench_message(std::string_view message) {
+  return wrap_text(fmt::format("netecho bench: {}", message), kHeaderIndent) + "\n";
+}
+
 void print_report(const BenchResult& r, std::FILE* out) {
-  std::string s = fmt::format("netecho bench {} ({}, {})\n", describe_run(r),
-                              r.address.empty() ? "-" : r.address, r.backend);
+  std::string s = wrap_text(fmt::format("netecho bench {} ({}, {})", describe_run(r),
+                                        r.address.empty() ? "-" : r.address, r.backend),
+                            kHeaderIndent) +
+                  "\n";
   if (r.interrupted && r.warmup_only) {
-    s += "  Interrupted during the warm-up\n";
+    s += report_line("  Interrupted during the warm-up");
   } else if (r.interrupted) {
-    s += fmt::format("  Interrupted: {} measured", base::format_duration(r.elapsed));
+    std::string text = fmt::format("  Interrupted: {} measured", base::format_duration(r.elapsed));
     if (r.abandoned != 0) {
-      s += fmt::format(", {} still in flight not counted",
-                       plural(r.abandoned, "message", "messages"));
+      text += fmt::format(", {} still in flight not counted",
+                          plural(r.abandoned, "message", "messages"));
     }
-    s += "\n";
+    s += report_line(text);
   }
-  s += "  Latency  ";
-  for (const auto& p : kReportPercentiles) {
-    s += fmt::format(" {:>9}", p.label);
-  }
-  s += fmt::format(" {:>9} {:>9} {:>9}\n           ", "max", "mean", "stddev");
+  // The percentiles and the maximum as a table, one column each, 71 columns wide; the mean and
+  // the standard deviation under it.
   const Histogram& h = r.latency;
+  const auto cell = [&h](std::uint64_t ns) { return h.count() ? latency_text(ns) : "-"; };
+  std::string heads;
+  std::string cells;
   for (const auto& p : kReportPercentiles) {
-    s += fmt::format(" {:>9}", h.count() ? latency_text(h.percentile(p.percentile)) : "-");
+    heads += fmt::format(" {:>9}", p.label);
+    cells += fmt::format(" {:>9}", cell(h.percentile(p.percentile)));
   }
-  s += fmt::format(" {:>9} {:>9} {:>9}\n", h.count() ? latency_text(h.max()) : "-",
-                   h.count() ? latency_text(static_cast<std::uint64_t>(h.mean())) : "-",
-                   h.count() ? latency_text(static_cast<std::uint64_t>(h.stddev())) : "-");
+  s +=
+      fmt::format("  Latency  {} {:>9}\n           {} {:>9}\n", heads, "max", cells, cell(h.max()));
+  if (h.count() != 0) {
+    s += entry("",
+               fmt::format("mean {}, stddev {}", latency_text(static_cast<std::uint64_t>(h.mean())),
+                           latency_text(static_cast<std::uint64_t>(h.stddev()))));
+  }
   const Histogram& c = r.connect;
-  s += fmt::format("  Connect   {} of {} connected", group_digits(r.connected),
-                   group_digits(r.options.connections));
+  std::string connect = fmt::format("{} of {} connected", group_digits(r.connected),
+                                    group_digits(r.options.connections));
   if (r.options.target.transport == net::Transport::udp) {
-    s += " (UDP: no handshake)";
+    connect += " (UDP: no handshake)";
   } else if (c.count() != 0) {
-    s += fmt::format(": p50 {}, p99 {}, max {}", latency_text(c.percentile(50)),
-                     latency_text(c.percentile(99)), latency_text(c.max()));
+    connect += fmt::format(": p50 {}, p99 {}, max {}", latency_text(c.percentile(50)),
+                           latency_text(c.percentile(99)), latency_text(c.max()));
   }
-  s += "\n";
+  s += entry("Connect", connect);
   if (const std::string why = r.measured_nothing(); !why.empty()) {
-    s += fmt::format("  Measured  nothing: {}\n", why);
+    s += entry("Measured", fmt::format("nothing: {}", why));
   } else {
-    s += fmt::format(
-        "  {} in {}: {} msgs/s, {:.2f} MB/s\n", plural(r.messages, "message", "messages"),
-        base::format_duration(r.elapsed),
-        group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
-        r.megabytes_per_second());
+    s += report_line(
+        fmt::format("  {} in {}: {} msgs/s, {:.2f} MB/s", plural(r.messages, "message", "messages"),
+                    base::format_duration(r.elapsed),
+                    group_digits(static_cast<std::uint64_t>(std::llround(r.messages_per_second()))),
+                    r.megabytes_per_second()));
   }
-  s += fmt::format("  Wire      sent {} ({} B), received {} ({} B)",
-                   plural(r.messages_sent, "message", "messages"), group_digits(r.bytes_sent),
-                   group_digits(r.messages_received), group_digits(r.bytes_received));
+  std::string wire =
+      fmt::format("sent {} ({} B), received {} ({} B)",
+                  plural(r.messages_sent, "message", "messages"), group_digits(r.bytes_sent),
+                  group_digits(r.messages_received), group_digits(r.bytes_received));
   if (r.warmup_messages != 0) {
-    s += fmt::format(", {} in warm-up", group_digits(r.warmup_messages));
+    wire += fmt::format(", {} in warm-up", group_digits(r.warmup_messages));
   }
   if (!r.interrupted && r.abandoned != 0) {
-    s += fmt::format(", {} sent at the very end still in flight, not counted",
-                     group_digits(r.abandoned));
+    wire += fmt::format(", {} sent at the very end still in flight, not counted",
+                        group_digits(r.abandoned));
   }
-  s += "\n";
+  s += entry("Wire", wire);
   if (r.unsent != 0) {
-    s += fmt::format(
-        "  Behind    {} fell due but were never sent: the rate was not reached, and the\n"
-        "            latencies above leave out these, the latest of all\n",
-        plural(r.unsent, "message", "messages"));
+    s += entry("Behind", fmt::format("{} fell due but were never sent: the rate was not reached, "
+                                     "and the latencies above leave out these, the latest of all",
+                                     plural(r.unsent, "message", "messages")));
   }
-  s += fmt::format("  CPU       {:.2f} s user, {:.2f} s system: {:.2f} us per message\n",
-                   r.cpu_user_s, r.cpu_system_s, r.cpu_per_message_us());
+  s += entry("CPU", fmt::format("{:.2f} s user, {:.2f} s system: {:.2f} us per message",
+                                r.cpu_user_s, r.cpu_system_s, r.cpu_per_message_us()));
   if (r.backend == "io_uring") {
     // An exhaustion delays one connection's receive by a loop turn (the data waits in the
     // socket until the re-arm). It means something for the figures above only when it is
     // frequent enough to reach the tail: at least one per hundred messages can move p99.
     const bool tail =
         r.buffer_exhaustions != 0 && r.buffer_exhaustions * 100 >= r.messages_received;
-    s += fmt::format("  io_uring  receive buffers ran out {}{}\n",
-                     plural(r.buffer_exhaustions, "time", "times"),
-                     tail ? ": warning, often enough to delay the latency tail" : "");
+    s += entry(
+        "io_uring",
+        fmt::format("receive buffers ran out {}{}", plural(r.buffer_exhaustions, "time", "times"),
+                    tail ? ": warning, often enough to delay the latency tail" : ""));
   }
   if (r.options.target.transport == net::Transport::udp) {
-    s += fmt::format("  UDP       {} reordered, {} late\n", group_digits(r.reordered),
-                     group_digits(r.late));
+    s += entry("UDP", fmt::format("{} reordered, {} late", group_digits(r.reordered),
+                                  group_digits(r.late)));
   }
   const std::uint64_t errors = r.error_total();
   if (errors == 0) {
-    s += "  Errors    none\n";
+    s += entry("Errors", "none");
   } else {
-    s += fmt::format("  Errors    {}:", group_digits(errors));
+    std::string text = fmt::format("{}:", group_digits(errors));
     const char* sep = " ";
     for (std::size_t k = 0; k < kErrorKinds; ++k) {
       if (r.errors[k] != 0) {
-        s += fmt::format("{}{} {}", sep, error_name(static_cast<ErrorKind>(k)),
-                         group_digits(r.errors[k]));
+        text += fmt::format("{}{} {}", sep, error_name(static_cast<ErrorKind>(k)),
+                            group_digits(r.errors[k]));
         sep = ", ";
       }
     }
-    s += fmt::format("\n  First     {}\n", r.first_error);
+    s += entry("Errors", text);
+    s += entry("First", r.first_error);
     if (const std::string hint = r.hint(); !hint.empty()) {
-      s += fmt::format("  Hint      {}\n", hint);
+      s += entry("Hint", hint);
     }
   }
   std::fputs(s.c_str(), out);

@@ -280,7 +280,7 @@ void Pinger::emit(ProbeEvent e) {
   switch (o_.output) {
     case PingOutput::text:
       if (!o_.quiet) {
-        write_out(fmt::format("{}\n", event_line(e, info_)));
+        write_out(fmt::format("{}\n", event_text(e, info_)));
       }
       break;
     case PingOutput::json_lines:

@@ -5,11 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "base/duration.hpp"
+#include "client/text_wrap.hpp"
 
 namespace netecho::client {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// A text line too long for 80 columns continues 4 columns in, under its own text.
+constexpr std::size_t kContinuationIndent = 4;
 
 double to_ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
@@ -72,8 +76,10 @@ std::string format_rtt(std::chrono::nanoseconds d) {
 std::string format_ms3(double ns) { return fmt::format("{:.3f}", ns / 1e6); }
 
 std::string header_line(const PingRunInfo& info) {
-  return fmt::format("PING {} ({}): {} data bytes{}", info.target, info.address, info.size,
-                     info.connect_per_probe ? ", a new connection per probe" : "");
+  return wrap_text(
+      fmt::format("PING {} ({}): {} data bytes{}", info.target, info.address, info.size,
+                  info.connect_per_probe ? ", a new connection per probe" : ""),
+      kContinuationIndent);
 }
 
 std::string event_line(const ProbeEvent& e, const PingRunInfo& info) {
@@ -103,6 +109,10 @@ std::string event_line(const ProbeEvent& e, const PingRunInfo& info) {
       break;
   }
   return fmt::format("error from {}: {}{}", e.from, seq, e.message);
+}
+
+std::string event_text(const ProbeEvent& e, const PingRunInfo& info) {
+  return wrap_text(event_line(e, info), kContinuationIndent);
 }
 
 std::string event_json(const ProbeEvent& e) {
@@ -151,7 +161,7 @@ std::string summary_text(const PingRunInfo& info, const PingStats& stats,
   if (info.connect_per_probe) {
     append_rtt_lines(out, "connect", stats.connect);
   }
-  return out;
+  return wrap_text(out, kContinuationIndent);
 }
 
 std::string summary_json(const PingRunInfo& info, const PingStats& stats,

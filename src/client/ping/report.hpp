@@ -1,6 +1,8 @@
 #pragma once
 // What `netecho ping` prints: per-probe lines and the summary, as text in ping's shape or as
-// JSON (docs/PING.md lists the fields). Pure formatting: strings in, strings out.
+// JSON (docs/PING.md lists the fields). Pure formatting: strings in, strings out. The text fits
+// 80 columns: a longer line is wrapped at spaces (client/text_wrap.hpp), its continuation 4
+// columns in; JSON is never wrapped.
 
 #include <chrono>
 #include <cstddef>
@@ -49,16 +51,18 @@ std::string format_rtt(std::chrono::nanoseconds d);
 // Milliseconds with 3 decimals, as in the summary ("0.041").
 std::string format_ms3(double ns);
 
-// "PING tcp://localhost:12345 (127.0.0.1:12345): 64 data bytes"
+// "PING tcp://localhost:12345 (127.0.0.1:12345): 64 data bytes", wrapped.
 std::string header_line(const PingRunInfo& info);
-// One line per event, without the newline:
+// One line per event, without the newline, and never wrapped (the JSON's first_error quotes it):
 //   64 bytes from 127.0.0.1:12345: seq=3 time=0.041 ms
 //   no reply from 127.0.0.1:12345: seq=4 timeout after 1000 ms
 std::string event_line(const ProbeEvent& e, const PingRunInfo& info);
+// The event as the text output prints it: event_line, wrapped; without the last newline.
+std::string event_text(const ProbeEvent& e, const PingRunInfo& info);
 // One JSON object on one line, without the newline.
 std::string event_json(const ProbeEvent& e);
 
-// The summary block, each line ending in a newline.
+// The summary block, each line ending in a newline, wrapped.
 std::string summary_text(const PingRunInfo& info, const PingStats& stats,
                          std::chrono::nanoseconds elapsed);
 // The summary as one JSON object. type_field adds "type":"summary" (for --json-lines). indent
