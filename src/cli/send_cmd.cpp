@@ -66,18 +66,21 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
                   "give up when the whole reply has not come back within this time")
       ->type_name("DURATION")
       ->capture_default_str();
-  cmd->add_option("--output", args.output,
-                  "how to print the reply: a list of byte values, hex digits, or raw: the bytes "
-                  "exactly, with no newline added")
-      ->type_name("list|hex|raw")
-      ->check(CLI::IsMember({"list", "hex", "raw"}))
-      ->capture_default_str();
+  auto* output = cmd->add_option("--output", args.output,
+                                 "how to print the reply: a list of byte values, hex digits, or "
+                                 "raw: the bytes exactly, with no newline added")
+                     ->type_name("list|hex|raw")
+                     ->check(CLI::IsMember({"list", "hex", "raw"}))
+                     ->capture_default_str();
   cmd->add_option("--expect", args.expect,
                   "what the reply must be: echo, reverse or any (default: echo for TCP, any "
                   "for UDP)")
       ->type_name("echo|reverse|any")
       ->check(CLI::IsMember({"echo", "reverse", "any"}));
   add_backend_option(*cmd, args.backend);
+  cmd->add_flag("--json", args.json,
+                "print the result as one JSON document instead of the reply (docs/CLI.md)")
+      ->excludes(output);
   return cmd;
 }
 
@@ -108,6 +111,7 @@ int run_send(const SendArgs& args) {
   o.output = args.output == "hex"   ? client::OutputFormat::hex
              : args.output == "raw" ? client::OutputFormat::raw
                                     : client::OutputFormat::list;
+  o.json = args.json;
   if (args.expect == "echo") {
     o.expect = client::Expect::echo;
   } else if (args.expect == "reverse") {

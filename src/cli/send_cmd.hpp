@@ -21,6 +21,7 @@ struct SendArgs {
   std::string output = "list";
   std::string expect;  // empty: by transport
   std::string backend = "auto";
+  bool json = false;
 };
 
 CLI::App* register_send(CLI::App& app, SendArgs& args);

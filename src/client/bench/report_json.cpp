@@ -1,15 +1,14 @@
 // bench's JSON document (schema in docs/BENCH.md): every figure and the percentile
 // distribution.
 
-#include <nlohmann/json.hpp>
-
 #include "client/bench/report.hpp"
+#include "client/json_document.hpp"
 #include "net/address.hpp"
 
 namespace netecho::client {
 
 std::string report_json(const BenchResult& r) {
-  using json = nlohmann::ordered_json;  // keys in the documented order
+  using json = JsonDocument;  // keys in the documented order
   const BenchOptions& o = r.options;
   json parameters = {
       {"target", net::to_string(o.target)},
@@ -50,9 +49,8 @@ std::string report_json(const BenchResult& r) {
   for (std::size_t k = 0; k < kErrorKinds; ++k) {
     errors[error_name(static_cast<ErrorKind>(k))] = r.errors[k];
   }
-  json doc = {
-      {"schema", "netecho-bench/1"},
-      {"started_at", r.started_at},
+  json doc = json_document("netecho-bench/1", r.started_at);
+  doc.update(json{
       {"parameters", parameters},
       {"run",
        {{"elapsed_s", as_seconds(r.elapsed)},
@@ -81,7 +79,7 @@ std::string report_json(const BenchResult& r) {
        {{"user_s", r.cpu_user_s},
         {"system_s", r.cpu_system_s},
         {"per_message_us", r.cpu_per_message_us()}}},
-  };
+  });
   return doc.dump(2) + "\n";
 }
 

@@ -5,17 +5,16 @@
 #include <nlohmann/json.hpp>
 
 #include "base/duration.hpp"
+#include "client/json_document.hpp"
 #include "client/text_wrap.hpp"
 
 namespace netecho::client {
 namespace {
 
-using Json = nlohmann::ordered_json;
+using Json = JsonDocument;
 
 // A text line too long for 80 columns continues 4 columns in, under its own text.
 constexpr std::size_t kContinuationIndent = 4;
-
-double to_ms(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e6; }
 
 std::string_view type_name(ProbeEventType t) {
   switch (t) {
@@ -171,10 +170,10 @@ std::string summary_json(const PingRunInfo& info, const PingStats& stats,
   if (type_field) {
     j["type"] = "summary";
   }
-  j["schema"] = "netecho-ping/1";
-  j["started_at"] = base::format_utc(
-      std::chrono::system_clock::now() -
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed));
+  j.update(json_document(
+      "netecho-ping/1",
+      base::format_utc(std::chrono::system_clock::now() -
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(elapsed))));
   j["target"] = info.target;
   j["transport"] = info.tcp ? "tcp" : "udp";
   j["address"] = info.address;

@@ -8,10 +8,12 @@
 
 #include <fmt/format.h>
 
+#include "base/duration.hpp"
+#include "client/json_document.hpp"
 #include "io/loop.hpp"
 #include "io/probe.hpp"
-#include "net/error.hpp"
 #include "net/address.hpp"
+#include "net/error.hpp"
 #include "net/socket.hpp"
 
 namespace netecho::client {
@@ -24,6 +26,8 @@ struct Exchange {
   Bytes got;
   std::string failure;    // empty: the whole reply arrived
   bool received = false;  // UDP: a reply datagram (possibly empty) arrived
+  std::size_t sent = 0;   // payload bytes that went out
+  std::chrono::nanoseconds rtt{};  // from the first byte out to the end (connected runs only)
 };
 
 Bytes expected_reply(const Bytes& payload, Expect expect) {
@@ -79,6 +83,7 @@ class Exchanger final : private io::Handler {
       fd_.reset();
     }
     loop_.backend().quiesce();
+    x_.sent = sent_;
     return {std::move(x_), connected_ ? std::optional(o_.addresses[address_]) : std::nullopt};
   }
 
@@ -87,6 +92,9 @@ class Exchanger final : private io::Handler {
 
   void finish(std::string failure = {}) {
     x_.failure = std::move(failure);
+    if (connected_) {
+      x_.rtt = Clock::now() - first_out_;
+    }
     done_ = true;
   }
 
@@ -117,6 +125,7 @@ class Exchanger final : private io::Handler {
 
   void on_connected() {
     connected_ = true;
+    first_out_ = Clock::now();
     if (tcp_) {
       if (o_.payload.empty()) {
         finish();
@@ -188,6 +197,8 @@ class Exchanger final : private io::Handler {
         } else if (tcp_) {
           sent_ += static_cast<std::size_t>(c.res);
           write();
+        } else {
+          sent_ = static_cast<std::size_t>(c.res);
         }
         break;
       case io::Op::recv:
@@ -201,6 +212,7 @@ class Exchanger final : private io::Handler {
         } else {
           x_.got.assign(c.data.begin(), c.data.end());
           x_.received = true;
+          sent_ = o_.payload.size();  // answered, so it went out (its send may complete later)
           finish();
         }
         break;
@@ -246,6 +258,7 @@ class Exchanger final : private io::Handler {
   std::size_t address_ = 0;
   std::error_code last_;  // why the last address did not connect
   bool connected_ = false;
+  Clock::time_point first_out_;  // when the payload started out
   bool sending_ = false;
   std::size_t sent_ = 0;
   bool done_ = false;
@@ -267,31 +280,68 @@ void print_reply(const Bytes& got, OutputFormat format, std::FILE* out) {
   std::fflush(out);
 }
 
+std::string_view expect_name(Expect e) {
+  switch (e) {
+    case Expect::echo:
+      return "echo";
+    case Expect::reverse:
+      return "reverse";
+    case Expect::any:
+      break;
+  }
+  return "any";
+}
+
+// The result as one JSON document (docs/CLI.md), with ping's and bench's conventions.
+std::string result_json(const SendOptions& o, Expect expect, const Exchange& x,
+                        const std::optional<net::SockAddr>& address, bool complete,
+                        const std::string& error, std::string started_at) {
+  JsonDocument j = json_document("netecho-send/1", std::move(started_at));
+  j["target"] = net::to_string(o.target);
+  j["transport"] = std::string(net::to_string(o.target.transport));
+  j["address"] = address ? JsonDocument(address->to_string()) : JsonDocument(nullptr);
+  j["expect"] = expect_name(expect);
+  j["timeout_ms"] = to_ms(o.timeout);
+  j["bytes_sent"] = x.sent;
+  j["bytes_received"] = x.got.size();
+  j["matched"] = error.empty();
+  j["rtt_ms"] = complete ? JsonDocument(to_ms(x.rtt)) : JsonDocument(nullptr);
+  j["first_error"] = error.empty() ? JsonDocument(nullptr) : JsonDocument(error);
+  return j.dump(2) + "\n";
+}
+
 }  // namespace
 
 Outcome run_send(const SendOptions& o, std::FILE* out, std::FILE* err) {
   const bool tcp = o.target.transport == net::Transport::tcp;
   const Expect expect = o.expect.value_or(tcp ? Expect::echo : Expect::any);
   const Bytes want = expected_reply(o.payload, expect);
+  const std::string started_at = base::format_utc(std::chrono::system_clock::now());
   const auto deadline = Clock::now() + o.timeout;
   auto [x, address] =
       Exchanger(o, !tcp || expect == Expect::any ? nullptr : &want, deadline).run();
-  if (!address) {
-    fmt::print(err, "netecho send: {}\n", x.failure);
-    return Outcome::failed;
-  }
-  if (!tcp && x.failure.empty() && expect != Expect::any) {
+  if (address && !tcp && x.failure.empty() && expect != Expect::any) {
     if (x.got.size() != want.size()) {
       x.failure = fmt::format("reply is {} bytes, expected {}", x.got.size(), want.size());
     } else if (auto diff = compare(x.got, want, 0)) {
       x.failure = *diff;
     }
   }
-  if (tcp ? x.got.size() == o.payload.size() : x.received) {
+  // The whole reply came back (whatever its bytes): it is shown, and its round trip known.
+  const bool complete = address && (tcp ? x.got.size() == o.payload.size() : x.received);
+  // What failed, named after the address reached, if any.
+  const std::string error = x.failure.empty() || !address
+                                ? x.failure
+                                : fmt::format("{}: {}", address->to_string(), x.failure);
+  if (o.json) {
+    const std::string doc = result_json(o, expect, x, address, complete, error, started_at);
+    std::fputs(doc.c_str(), out);
+    std::fflush(out);
+  } else if (complete) {
     print_reply(x.got, o.output, out);
   }
-  if (!x.failure.empty()) {
-    fmt::print(err, "netecho send: {}: {}\n", address->to_string(), x.failure);
+  if (!error.empty()) {
+    fmt::print(err, "netecho send: {}\n", error);
     return Outcome::failed;
   }
   return Outcome::ok;

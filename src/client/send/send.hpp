@@ -24,10 +24,12 @@ struct SendOptions {
   OutputFormat output = OutputFormat::list;
   std::optional<Expect> expect;  // unset: echo for TCP, any for UDP
   io::BackendChoice backend;  // chosen by the command layer
+  bool json = false;          // the result as one JSON document on out, instead of the reply
 };
 
-// Runs the exchange. Prints the reply to out and failures (one line each) to err. ok when the
-// full expected reply arrived, failed otherwise.
+// Runs the exchange. Prints the reply (or, with json, the result as a JSON document: schema in
+// docs/CLI.md) to out and a failure (one line) to err. ok when the full expected reply arrived,
+// failed otherwise.
 Outcome run_send(const SendOptions& options, std::FILE* out, std::FILE* err);
 
 }  // namespace netecho::client
