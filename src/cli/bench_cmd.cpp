@@ -23,14 +23,17 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       "time and payload; loss, duplicates and reordering are counted).\n"
       "On a terminal a line per second shows progress. Ctrl-C ends the run early and still\n"
       "prints the report. Exit 0: no errors; 1: errors (mismatch, reset, timeout, loss, ...),\n"
-      "nothing measured, or the server could not be reached; 2: bad usage. JSON schema:\n"
-      "docs/BENCH.md.");
+      "nothing measured, or the server could not be reached (an unknown host too); 2: bad\n"
+      "usage. JSON schema: docs/BENCH.md.\n"
+      "-c is the connection count, as in wrk and neper, on purpose (ping's -c counts probes,\n"
+      "as ping(8)'s does; ping also exits 2 for an unknown host, where bench exits 1).");
   add_target_option(*cmd, args.target,
                     "the echo server: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
   add_family_flags(*cmd, args.family);
   cmd->add_option("-c,--connections", args.connections,
-                  "connections (UDP: sockets), spread over the threads")
+                  "connections (UDP: sockets), spread over the threads (-c as in wrk; in "
+                  "ping, -c is the probe count)")
       ->type_name("N")
       ->check(whole_range(1, 1'000'000, "connections"))
       ->capture_default_str();

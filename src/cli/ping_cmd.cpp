@@ -34,11 +34,14 @@ CLI::App* register_ping(CLI::App& app, PingArgs& args) {
       "--connect is given; UDP detects loss, duplicates, reordering and late replies.\n"
       "Probe k is sent at start + k * INTERVAL. Ctrl-C ends the run and prints the summary.\n"
       "Durations: 0.2, 200ms, 1.5s. Exit 0 when a reply arrived (with -c and -w: when COUNT\n"
-      "replies did), 1 when none did, 2 on bad usage or an unknown host. See docs/PING.md.");
+      "replies did), 1 when none did, 2 on bad usage or an unknown host. See docs/PING.md.\n"
+      "Flags and exit codes are ping(8)'s, on purpose: -c counts probes (bench's -c counts\n"
+      "connections, as wrk's does), and an unknown host exits 2 (send and bench exit 1).");
   add_target_option(*cmd, args.target,
                     "what to ping: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->required();
-  cmd->add_option("-c,--count", args.count, "stop after COUNT probes")
+  cmd->add_option("-c,--count", args.count,
+                  "stop after COUNT probes (ping(8)'s -c; in bench, -c is connections)")
       ->type_name("COUNT")
       ->check(whole_range(1, std::numeric_limits<std::uint64_t>::max(), "probes"));
   cmd->add_option("-i,--interval", args.interval, "time between probes")

@@ -49,7 +49,8 @@ CLI::App* register_send(CLI::App& app, SendArgs& args) {
       "'Received [0, 1, 2, 3]', as the original client did.\n"
       "TCP reads exactly as many bytes as were sent; UDP sends one datagram and reads one.\n"
       "Exit 0 when the whole expected reply arrived; 1 when refused, timed out, short or\n"
-      "different (the message says which, and at which byte); 2 for bad usage.");
+      "different (the message says which, and at which byte) or the host is unknown; 2 for\n"
+      "bad usage.");
   add_target_option(*cmd, args.target,
                     "where to send: tcp://HOST:PORT, udp://HOST:PORT or HOST:PORT (TCP)")
       ->capture_default_str();
