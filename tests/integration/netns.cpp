@@ -1,12 +1,18 @@
 #include "netns.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include "harness.hpp"
@@ -32,8 +38,8 @@ std::string joined(const std::vector<std::string>& argv) {
 void must_run(const std::vector<std::string>& argv) {
   const RunResult r = run(argv, {}, 30s);
   if (r.exit_code != 0) {
-    throw std::runtime_error("`" + joined(argv) + "` failed (exit " +
-                             std::to_string(r.exit_code) + "): " + r.err);
+    throw std::runtime_error("`" + joined(argv) + "` failed (exit " + std::to_string(r.exit_code) +
+                             "): " + r.err);
   }
 }
 
@@ -141,6 +147,30 @@ std::vector<std::string> Netns::wrap(const std::vector<std::string>& argv) const
 
 void Netns::run(const std::vector<std::string>& argv) const { must_run(wrap(argv)); }
 
+void Netns::in(const std::function<void()>& f) const {
+  std::exception_ptr failure;
+  std::thread t([&] {
+    try {
+      const int fd = ::open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+        const int err = errno;
+        if (fd >= 0) {
+          ::close(fd);
+        }
+        throw std::runtime_error("joining network namespace " + name_ + ": " + std::strerror(err));
+      }
+      ::close(fd);
+      f();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  t.join();
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
+}
+
 // ---------------------------------------------------------------- links
 
 VethPair link(const Netns& a, std::string_view a_cidr, const Netns& b, std::string_view b_cidr) {
@@ -166,8 +196,8 @@ std::string Segment::attach(const Netns& host, std::string_view cidr) {
   const unsigned serial = next_serial();
   const std::string port = veth_name(serial, 'p');
   const std::string ifname = veth_name(serial, 'h');
-  bridge_.run({"ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns",
-               host.name()});
+  bridge_.run(
+      {"ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", host.name()});
   bridge_.run({"ip", "link", "set", port, "master", "br0", "up"});
   configure(host, ifname, cidr);
   return ifname;

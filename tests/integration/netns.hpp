@@ -4,6 +4,7 @@
 // and torn down by RAII, also when the test fails. Addresses are from the benchmarking range
 // 198.18.0.0/15 (RFC 2544) and exist only inside these namespaces.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class Netns {
   // Runs argv inside the namespace to completion; throws, with the command and its stderr,
   // when it fails. For set-up commands (ip addr, ip link, sysctl).
   void run(const std::vector<std::string>& argv) const;
+  // Runs f on a thread of its own that has joined the namespace, and waits for it: the
+  // sockets f opens belong to the namespace, also when used from other threads afterwards.
+  // What f throws is rethrown here.
+  void in(const std::function<void()>& f) const;
 
  private:
   void destroy() noexcept;
