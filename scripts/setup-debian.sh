@@ -31,6 +31,9 @@ packages=(
   podman
   # promtool (integration.MetricsTools): checks serve --metrics's real exposition
   prometheus
+  # the real balancers before serve --tcp-proxy (integration.Haproxy.*, integration.Nginx.*):
+  # HAProxy, and nginx with its stream module (TCP with the PROXY header, and UDP)
+  haproxy nginx libnginx-mod-stream
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

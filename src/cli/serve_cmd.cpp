@@ -38,6 +38,19 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
   cmd->add_option("--udp-reverse", args.udp_reverse,
                   "UDP listener that answers each datagram reversed (repeatable)")
       ->type_name("HOST:PORT");
+  cmd->add_option("--tcp-proxy", args.tcp_proxy,
+                  "TCP echo listener behind a load balancer: each connection must start with a "
+                  "PROXY protocol header (v1 or v2), and is served as the client it names "
+                  "(repeatable; needs --proxy-from)")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--proxy-from", args.proxy_from,
+                  "the balancers allowed to connect to the --tcp-proxy listeners; others are "
+                  "reset at once")
+      ->type_name("CIDR,...");
+  cmd->add_option("--proxy-timeout", args.proxy_timeout,
+                  "close a --tcp-proxy connection whose header has not come within this long")
+      ->type_name("DURATION")
+      ->capture_default_str();
   cmd->add_flag("--once", args.once,
                 "TCP: the original behaviour: one read of up to 4096 bytes, echo it, close");
   cmd->add_option("--udp-max", args.udp_max,
@@ -141,6 +154,29 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   add(args.tcp, net::Transport::tcp, service::DatagramMode::echo, "--tcp");
   add(args.udp, net::Transport::udp, service::DatagramMode::echo, "--udp");
   add(args.udp_reverse, net::Transport::udp, service::DatagramMode::reverse, "--udp-reverse");
+  for (const auto& text : args.tcp_proxy) {
+    server::ListenerSpec spec{net::Transport::tcp, parse_endpoint_or_throw(text, "--tcp-proxy")};
+    spec.proxy = true;
+    config.listeners.push_back(spec);
+  }
+  // A header is believed only from the balancers named: without them, a PROXY listener would
+  // let any client claim any address.
+  if (!args.tcp_proxy.empty() && args.proxy_from.empty()) {
+    throw cli::ConfigError("--tcp-proxy: needs --proxy-from, the balancers allowed to send the "
+                           "PROXY header",
+                           cli::kExitUsage);
+  }
+  if (!args.proxy_from.empty()) {
+    auto networks = server::proxy::parse_networks(args.proxy_from);
+    if (!networks) {
+      throw cli::ConfigError(fmt::format("--proxy-from: {}", networks.error()), cli::kExitUsage);
+    }
+    config.proxy_from = *networks;
+  }
+  config.proxy_timeout = parse_duration_or_throw(args.proxy_timeout, "--proxy-timeout");
+  if (config.proxy_timeout.count() == 0) {
+    throw cli::ConfigError("--proxy-timeout: must be longer than 0", cli::kExitUsage);
+  }
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;
   config.threads = args.threads;

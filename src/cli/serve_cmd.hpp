@@ -17,6 +17,9 @@ struct ServeArgs {
   std::vector<std::string> tcp;
   std::vector<std::string> udp;
   std::vector<std::string> udp_reverse;
+  std::vector<std::string> tcp_proxy;
+  std::string proxy_from;
+  std::string proxy_timeout = "3s";
   bool once = false;
   std::size_t udp_max = 0;
   unsigned threads = 0;

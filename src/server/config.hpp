@@ -10,6 +10,7 @@
 #include "io/probe.hpp"
 #include "net/address.hpp"
 #include "server/privileges.hpp"
+#include "server/proxy_header.hpp"
 #include "server/udp_guard.hpp"
 #include "service/datagram.hpp"
 #include "service/stream.hpp"
@@ -21,6 +22,9 @@ struct ListenerSpec {
   net::Endpoint endpoint;
   service::DatagramMode datagram_mode = service::DatagramMode::echo;  // UDP only
   service::StreamMode stream_mode = service::StreamMode::echo;        // TCP only
+  // TCP only (--tcp-proxy): every connection must start with a PROXY protocol header, from one
+  // of ServerConfig::proxy_from, and is then served as the client the header names.
+  bool proxy = false;
 };
 
 struct ServerConfig {
@@ -40,6 +44,10 @@ struct ServerConfig {
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
   UdpGuardConfig udp_guard;
   std::optional<RunAs> user;  // --user: drop to it once bound
+  // PROXY listeners: the balancers allowed to connect (never empty when there is one: the
+  // command layer refuses that), and how long a connection may take to send its header.
+  std::vector<proxy::Network> proxy_from;
+  std::chrono::nanoseconds proxy_timeout = std::chrono::seconds(3);
   std::optional<net::Endpoint> metrics;  // --metrics: the HTTP listener of server/metrics/
   // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for
   // `length`, `after` its start, as a handler stuck in a blocking call would.

@@ -42,6 +42,13 @@ enum class Stat : std::uint8_t {
   udp_rate_limited,
   // Not a guard: the reply could not be sent (a full socket buffer: UDP never queues).
   udp_send_failed,
+  // PROXY listeners (serve --tcp-proxy): connections refused for their source, and headers
+  // refused, by reason. Each closes its connection.
+  tcp_proxy_refused,
+  tcp_proxy_malformed,
+  tcp_proxy_oversized,
+  tcp_proxy_unsupported,
+  tcp_proxy_timeout,
 };
 
 // How a counter appears in /metrics (server/metrics/exposition.hpp).
@@ -67,7 +74,7 @@ struct StatRow {
   std::string_view family_help = {};
 };
 
-inline constexpr std::array<StatRow, 21> kStats{{
+inline constexpr std::array<StatRow, 26> kStats{{
     {Stat::tcp_accepted, "tcp_accepted", "TCP connections accepted and served",
      "netecho_tcp_connections_accepted_total"},
     {Stat::tcp_closed, "tcp_closed", "TCP connections closed, for any reason",
@@ -117,8 +124,24 @@ inline constexpr std::array<StatRow, 21> kStats{{
     {Stat::udp_send_failed, "udp_send_failed",
      "datagrams whose reply could not be sent (the socket buffer was full)",
      "netecho_udp_datagrams_dropped_total", "send_failed"},
+    {Stat::tcp_proxy_refused, "tcp_proxy_refused",
+     "connections to a PROXY listener from outside --proxy-from: reset at once",
+     "netecho_tcp_connections_refused_total", "proxy_source"},
+    {Stat::tcp_proxy_malformed, "tcp_proxy_malformed",
+     "PROXY headers malformed, or the connection ended before its header did",
+     "netecho_tcp_proxy_headers_refused_total", "malformed", Export::series,
+     "PROXY protocol headers refused (the connection closed), by reason"},
+    {Stat::tcp_proxy_oversized, "tcp_proxy_oversized",
+     "PROXY headers over the limit (v1: 107 bytes; v2: 1040 bytes)",
+     "netecho_tcp_proxy_headers_refused_total", "oversized"},
+    {Stat::tcp_proxy_unsupported, "tcp_proxy_unsupported",
+     "PROXY v2 headers of another version or command, or not TCP over IPv4 or IPv6",
+     "netecho_tcp_proxy_headers_refused_total", "unsupported"},
+    {Stat::tcp_proxy_timeout, "tcp_proxy_timeout",
+     "connections whose PROXY header had not arrived within --proxy-timeout",
+     "netecho_tcp_proxy_headers_refused_total", "timeout"},
 }};
-static_assert(base::is_enum_table(kStats, Stat::udp_send_failed));
+static_assert(base::is_enum_table(kStats, Stat::tcp_proxy_timeout));
 
 // Whether every row has a family; in a family with reasons, every series row has one, one row
 // has family_help and a reasons_total row has none; a family without reasons has neither

@@ -39,6 +39,11 @@ enum class Guard : std::uint8_t {
   udp_denied_self,
   udp_denied_address,
   udp_rate_limited,
+  tcp_proxy_refused,
+  tcp_proxy_malformed,
+  tcp_proxy_oversized,
+  tcp_proxy_unsupported,
+  tcp_proxy_timeout,
 };
 
 struct GuardKind {
@@ -46,7 +51,7 @@ struct GuardKind {
   Stat counter;
 };
 // In the order of the log line.
-inline constexpr std::array<GuardKind, 9> kGuards{{
+inline constexpr std::array<GuardKind, 14> kGuards{{
     {Guard::tcp_refused_max, Stat::tcp_refused_max},
     {Guard::tcp_refused_per_ip, Stat::tcp_refused_per_ip},
     {Guard::tcp_idle_closed, Stat::tcp_idle_closed},
@@ -56,6 +61,11 @@ inline constexpr std::array<GuardKind, 9> kGuards{{
     {Guard::udp_denied_self, Stat::udp_denied_self},
     {Guard::udp_denied_address, Stat::udp_denied_address},
     {Guard::udp_rate_limited, Stat::udp_rate_limited},
+    {Guard::tcp_proxy_refused, Stat::tcp_proxy_refused},
+    {Guard::tcp_proxy_malformed, Stat::tcp_proxy_malformed},
+    {Guard::tcp_proxy_oversized, Stat::tcp_proxy_oversized},
+    {Guard::tcp_proxy_unsupported, Stat::tcp_proxy_unsupported},
+    {Guard::tcp_proxy_timeout, Stat::tcp_proxy_timeout},
 }};
 inline constexpr std::size_t kGuardKinds = kGuards.size();
 static_assert([] {
@@ -64,7 +74,7 @@ static_assert([] {
       return false;
     }
   }
-  return static_cast<std::size_t>(Guard::udp_rate_limited) + 1 == kGuards.size();
+  return static_cast<std::size_t>(Guard::tcp_proxy_timeout) + 1 == kGuards.size();
 }());
 
 constexpr Stat counter_of(Guard g) noexcept { return kGuards[static_cast<std::size_t>(g)].counter; }

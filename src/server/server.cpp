@@ -88,7 +88,7 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
       net::Fd fd = std::move(b.per_worker[w]);
       if (b.spec.transport == net::Transport::tcp) {
         sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed,
-                               listener_name(b)});
+                               listener_name(b), b.spec.proxy});
       } else {
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
                                  udp_guard_.get(), b.addr.is_wildcard(), listener_name(b));
@@ -138,7 +138,8 @@ void Server::setup_guards() {
 
 WorkerShared Server::worker_shared() {
   return WorkerShared{*limits_, guard_log_, config_.idle_timeout,
-                      [this] { control_.backend().wake(); }};
+                      [this] { control_.backend().wake(); }, &config_.proxy_from,
+                      config_.proxy_timeout};
 }
 
 Server::~Server() = default;
@@ -171,9 +172,10 @@ bool Server::run(std::FILE* out) {
     workers_.front()->stall_for_test(config_.test_stall->after, config_.test_stall->length);
   }
   for (const auto& b : bound_) {
-    fmt::print(out, "listening proto={} host={} port={} mode={}\n",
+    // A PROXY listener says so: a client must send the header first.
+    fmt::print(out, "listening proto={} host={} port={} mode={}{}\n",
                net::to_string(b.spec.transport), b.addr.host(), b.addr.port(),
-               mode_name(b.spec));
+               mode_name(b.spec), b.spec.proxy ? " proxy=required" : "");
   }
   if (metrics_listener_) {
     fmt::print(out, "listening proto=http host={} port={} mode=metrics\n",

@@ -1,6 +1,11 @@
 #include "server/worker.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <array>
 #include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <thread>
 
@@ -75,6 +80,10 @@ void Worker::serve() {
 void Worker::close_all() {
   close_listeners();
   for (std::uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    if (conns_[slot].awaiting.valid()) {
+      drop_awaiting(slot, std::nullopt);  // no byte of it was echo yet: nothing is lost
+      continue;
+    }
     TcpSession& s = conns_[slot].session;
     if (!s.is_open()) {
       continue;
@@ -280,9 +289,9 @@ void Worker::log_close(std::uint32_t slot, TcpSession::Status status, CloseReaso
   }
 }
 
-void Worker::refuse(int fd, std::size_t listener, Guard why) {
+void Worker::refuse(int fd, std::size_t listener, Guard why, const net::SockAddr* client) {
   if (shared_.log.detail_due(why)) {
-    auto peer = net::peer_address(fd);
+    auto peer = client ? net::Result<net::SockAddr>(*client) : net::peer_address(fd);
     base::log_event(base::Level::debug, "connection refused",
                     {{"listener", sockets_.tcp[listener].name},
                      {"peer", peer ? peer->to_string() : std::string()},
@@ -318,6 +327,10 @@ void Worker::on_accept(std::size_t listener, int res) {
         loop_.backend().accept(fd.get(), WorkerTokens::listener(listener));
       }
     });
+    return;
+  }
+  if (sockets_.tcp[listener].proxy) {
+    await_header(listener, res);  // admitted once the header says who the client is
     return;
   }
   SourceKey source;
@@ -384,10 +397,155 @@ void Worker::on_completion(const io::Completion& c) {
         finish(c.token.slot, conn->session.on_send(backend, c, tcp_counters_[conn->listener]));
       }
       break;
-    case io::Op::connect:
     case io::Op::ready:
-      break;  // the server makes no outgoing connections and watches nothing
+      // Only connections awaiting their PROXY header are watched.
+      if (Connection* conn = conns_.find(c.token); conn && conn->awaiting.valid()) {
+        on_header_ready(c.token);
+      }
+      break;
+    case io::Op::connect:
+      break;  // the server makes no outgoing connections
   }
+}
+
+// ---------------------------------------------------------------- PROXY listeners
+
+namespace {
+
+Guard guard_of(proxy::Reason r) noexcept {
+  switch (r) {
+    case proxy::Reason::oversized:
+      return Guard::tcp_proxy_oversized;
+    case proxy::Reason::unsupported:
+      return Guard::tcp_proxy_unsupported;
+    case proxy::Reason::malformed:
+      break;
+  }
+  return Guard::tcp_proxy_malformed;
+}
+
+}  // namespace
+
+void Worker::await_header(std::size_t listener, int fd) {
+  auto peer = net::peer_address(fd);
+  if (!peer) {
+    ::close(fd);  // reset before it was accepted (ENOTCONN): nothing to serve or count
+    return;
+  }
+  // Never "trust everyone": a header is believed only from the balancers named.
+  if (shared_.proxy_from == nullptr || !proxy::any_contains(*shared_.proxy_from, *peer)) {
+    refuse(fd, listener, Guard::tcp_proxy_refused);
+    return;
+  }
+  const io::Token token = conns_.acquire();
+  Connection& conn = conns_[token.slot];
+  conn.listener = static_cast<std::uint32_t>(listener);
+  conn.awaiting.reset(fd);
+  conn.proxy = *peer;
+  ++open_;  // a drain waits for it too: its header may come with the client's first bytes
+  loop_.backend().watch(fd, token, POLLIN);
+  loop_.add_timer(io::Clock::now() + shared_.proxy_timeout, [this, token] {
+    if (Connection* c = conns_.find(token); c && c->awaiting.valid()) {
+      drop_awaiting(token.slot, Guard::tcp_proxy_timeout);
+    }
+  });
+}
+
+void Worker::on_header_ready(io::Token token) {
+  Connection& conn = conns_[token.slot];
+  const int fd = conn.awaiting.get();
+  // What is buffered, after the part of the header already consumed: peeked, so that bytes
+  // past the header stay in the socket. Room for the longest header, so that a wait for
+  // more is never a wait for room.
+  std::array<std::byte, proxy::kV2Fixed + proxy::kMaxV2> buf;
+  const std::size_t had = conn.header.size();
+  std::memcpy(buf.data(), conn.header.data(), had);
+  const ssize_t n = ::recv(fd, buf.data() + had, buf.size() - had, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+    loop_.backend().watch(fd, token, POLLIN);
+    return;
+  }
+  if (n <= 0) {
+    // The connection ended (or failed) before its header did.
+    drop_awaiting(token.slot, Guard::tcp_proxy_malformed);
+    return;
+  }
+  const std::size_t have = had + static_cast<std::size_t>(n);
+  const proxy::Parsed p = proxy::parse({buf.data(), have});
+  switch (p.status) {
+    case proxy::Parsed::Status::need_more:
+      // Every byte so far belongs to the header: consume them, so the next readiness means
+      // new bytes (a level-triggered wait on bytes already seen would spin).
+      conn.header.append(reinterpret_cast<const char*>(buf.data()) + had,
+                         static_cast<std::size_t>(n));
+      (void)::recv(fd, buf.data(), static_cast<std::size_t>(n), 0);
+      loop_.backend().watch(fd, token, POLLIN);
+      return;
+    case proxy::Parsed::Status::error:
+      if (shared_.log.detail_due(guard_of(proxy::reason_of(p.error)))) {
+        base::log_event(base::Level::debug, "proxy header refused",
+                        {{"listener", sockets_.tcp[conn.listener].name},
+                         {"peer", conn.proxy.to_string()},
+                         {"worker", id_},
+                         {"error", proxy::to_string(p.error)}});
+      }
+      drop_awaiting(token.slot, guard_of(proxy::reason_of(p.error)));
+      return;
+    case proxy::Parsed::Status::done:
+      (void)::recv(fd, buf.data(), p.header.length - had, 0);  // the rest of the header
+      start_session(token, p.header);
+      return;
+  }
+}
+
+void Worker::start_session(io::Token token, const proxy::Header& header) {
+  Connection& conn = conns_[token.slot];
+  const std::size_t listener = conn.listener;
+  const int fd = conn.awaiting.release();
+  conn.header = std::string();
+  // LOCAL (a health check) and UNKNOWN carry no client: the proxy's own connection.
+  const net::SockAddr client = header.has_addresses ? header.source : conn.proxy;
+  const SourceKey source =
+      shared_.limits.tracks_sources() ? SourceKey::from(client) : SourceKey{};
+  const Admission admission = shared_.limits.admit(source);
+  if (admission != Admission::admitted) {
+    --open_;
+    conns_.release(token.slot);
+    refuse(fd, listener,
+           admission == Admission::over_per_ip ? Guard::tcp_refused_per_ip
+                                               : Guard::tcp_refused_max,
+           &client);
+    return;
+  }
+  conn.source = source;
+  tcp_counters_[listener].add(Stat::tcp_accepted);
+  if (idle_.enabled()) {
+    idle_.touch(token.slot);
+  }
+  if (base::enabled(base::Level::debug)) {
+    log_open(token.slot, client);
+  }
+  if (draining_) {
+    // Opened after the drain began: drained like the others.
+    if (quiet_until_.size() <= token.slot) {
+      quiet_until_.resize(token.slot + 1);
+    }
+    drain_check_.push_back(token.slot);
+  }
+  conn.session.open(loop_.backend(), fd, token);
+}
+
+void Worker::drop_awaiting(std::uint32_t slot, std::optional<Guard> why) {
+  Connection& conn = conns_[slot];
+  // Counted first: a client that saw the close and then asks /metrics finds it counted.
+  if (why) {
+    tcp_counters_[conn.listener].add(counter_of(*why));
+    shared_.log.note(*why);
+  }
+  loop_.backend().forget(conn.awaiting.get());
+  net::close_with_reset(conn.awaiting.release());
+  --open_;
+  conns_.release(slot);
 }
 
 }  // namespace netecho::server

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "server/heartbeat.hpp"
 #include "server/idle.hpp"
 #include "server/limits.hpp"
+#include "server/proxy_header.hpp"
 #include "server/tcp_session.hpp"
 #include "server/udp_endpoint.hpp"
 #include "service/stream.hpp"
@@ -33,6 +35,9 @@ struct WorkerShared {
   // Thread-safe: tells the server's main thread that this worker's state changed (its listeners
   // are closed, or it has finished draining).
   std::function<void()> notify;
+  // PROXY listeners (TcpListener::proxy): who may connect, and the header's deadline.
+  const std::vector<proxy::Network>* proxy_from = nullptr;
+  std::chrono::nanoseconds proxy_timeout{0};
 };
 
 struct TcpListener {
@@ -42,6 +47,8 @@ struct TcpListener {
   // our descriptor must not shut it down.
   bool passed = false;
   std::string name;  // "tcp://127.0.0.1:7", for the log
+  // Its connections start with a PROXY header (--tcp-proxy): read before any session opens.
+  bool proxy = false;
 };
 
 struct WorkerSockets {
@@ -128,7 +135,18 @@ class Worker final : private io::Handler {
   void close_all();
   void on_completion(const io::Completion& c) override;
   void on_accept(std::size_t listener, int res);
-  void refuse(int fd, std::size_t listener, Guard why);  // and counts it in counter_of(why)
+  // Resets fd and counts it in counter_of(why). client: whom the debug line names, when not
+  // the socket's peer (a client behind a proxy).
+  void refuse(int fd, std::size_t listener, Guard why, const net::SockAddr* client = nullptr);
+  // PROXY listeners: a connection waits in its slot, with no session, until its header is
+  // read (on_header_ready: peeked, and consumed only as far as the header goes, so what the
+  // client sent after it stays in the socket for the session) or its deadline passes.
+  void await_header(std::size_t listener, int fd);
+  void on_header_ready(io::Token token);
+  void start_session(io::Token token, const proxy::Header& header);
+  // Closes a connection still waiting for its header, counting it under why (unless why is
+  // empty: the server is stopping).
+  void drop_awaiting(std::uint32_t slot, std::optional<Guard> why);
   // Why a connection closed, for its close event. `ended`: as its session said (the client's
   // FIN, a --once reply, or an error).
   enum class CloseReason : std::uint8_t { ended, idle, drained, drain_cut, stopped };
@@ -142,6 +160,11 @@ class Worker final : private io::Handler {
     TcpSession session;
     SourceKey source;
     std::uint32_t listener = 0;
+    // While a PROXY header is awaited: the socket (the session has none yet), the bytes of
+    // the header consumed so far, and the proxy's address.
+    net::Fd awaiting;
+    std::string header;
+    net::SockAddr proxy;
   };
   void close_listeners();
   void sweep_idle();

@@ -52,26 +52,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// The counters of the server's "netecho: stopped key=value ..." log line.
-Counts stopped_counters(const std::string& err) {
-  Counts out;
-  const std::string_view marker = "netecho: stopped ";
-  const auto at = err.rfind(marker);
-  if (at == std::string::npos) {
-    return out;
-  }
-  const auto from = at + marker.size();
-  std::istringstream in(err.substr(from, err.find('\n', at) - from));
-  std::string item;
-  while (in >> item) {
-    const auto eq = item.find('=');
-    if (eq != std::string::npos) {
-      out[item.substr(0, eq)] = std::stoull(item.substr(eq + 1));
-    }
-  }
-  return out;
-}
-
 // Lines of text that contain needle.
 std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
   std::vector<std::string> out;

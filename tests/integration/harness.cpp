@@ -342,7 +342,7 @@ Server::Server(const std::vector<std::string>& args, const Process::Options& opt
 
 Server::Server(Process proc) : proc_(std::move(proc)) {
   static const std::regex kLine(
-      R"(listening proto=(tcp|udp|http) host=(\S+) port=(\d+) mode=(\w+))");
+      R"(listening proto=(tcp|udp|http) host=(\S+) port=(\d+) mode=(\w+)( proxy=required)?)");
   for (;;) {
     auto line = proc_.read_line(10s);
     if (!line) {
@@ -351,7 +351,8 @@ Server::Server(Process proc) : proc_(std::move(proc)) {
     }
     std::smatch m;
     if (std::regex_match(*line, m, kLine)) {
-      listeners_.push_back({m[1], m[2], static_cast<std::uint16_t>(std::stoi(m[3])), m[4]});
+      listeners_.push_back(
+          {m[1], m[2], static_cast<std::uint16_t>(std::stoi(m[3])), m[4], m[5].matched});
     } else if (line->rfind("ready ", 0) == 0) {
       ready_line_ = *line;
       return;
@@ -689,6 +690,25 @@ void Socket::reset() {
 }
 
 // ---------------------------------------------------------------- peers and probes
+
+std::map<std::string, std::uint64_t> stopped_counters(const std::string& err) {
+  std::map<std::string, std::uint64_t> out;
+  const std::string_view marker = "netecho: stopped ";
+  const auto at = err.rfind(marker);
+  if (at == std::string::npos) {
+    return out;
+  }
+  const auto from = at + marker.size();
+  std::istringstream in(err.substr(from, err.find('\n', at) - from));
+  std::string item;
+  while (in >> item) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos) {
+      out[item.substr(0, eq)] = std::stoull(item.substr(eq + 1));
+    }
+  }
+  return out;
+}
 
 std::size_t line_count(std::string_view text) {
   std::size_t n = 0;

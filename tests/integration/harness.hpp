@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,7 @@ struct Listener {
   std::string host;
   std::uint16_t port = 0;
   std::string mode;   // echo | reverse | once
+  bool proxy = false;  // connections must start with a PROXY header (--tcp-proxy)
 };
 
 // A running child process with its stdout on a pipe and its stderr in a file.
@@ -210,6 +212,10 @@ std::string http_exchange(const std::string& host, std::uint16_t port, std::stri
 // One HTTP/1.0 GET (so the answer is never chunked, and the server closes after it).
 HttpReply http_get(const std::string& host, std::uint16_t port, const std::string& path,
                    std::chrono::milliseconds timeout = 10s);
+
+// The counters of a server's "netecho: stopped key=value ..." log line (its last), by key;
+// empty when there is none.
+std::map<std::string, std::uint64_t> stopped_counters(const std::string& err);
 
 // Number of lines in text (a last line without '\n' counts too).
 std::size_t line_count(std::string_view text);
