@@ -1,7 +1,6 @@
 #include "server/udp_guard.hpp"
 
 #include <fmt/format.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -10,6 +9,8 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+
+#include "net/interfaces.hpp"
 
 namespace netecho::server {
 namespace {
@@ -200,18 +201,8 @@ UdpGuard::UdpGuard(const UdpGuardConfig& config, std::vector<std::uint16_t> own_
     limiter_ = std::make_unique<UdpRateLimiter>(config_.rate,
                                                 config_.burst != 0 ? config_.burst : config_.rate);
   }
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) == 0) {
-    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr ||
-          (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
-        continue;
-      }
-      const socklen_t len =
-          i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      host_addresses_.push_back(exact_address(net::SockAddr(i->ifa_addr, len)));
-    }
-    ::freeifaddrs(list);
+  for (const auto& addr : net::host_addresses()) {
+    host_addresses_.push_back(exact_address(addr));
   }
 }
 
