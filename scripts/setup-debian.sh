@@ -31,6 +31,10 @@ packages=(
   podman
   # promtool (integration.MetricsTools): checks serve --metrics's real exposition
   prometheus
+  # the XDP fast path (src/io/xdp/, cmake/netecho_bpf.cmake): clang-14 above compiles the BPF
+  # program, bpftool makes its skeleton, libbpf loads it; linux-libc-dev has the UAPI headers it
+  # includes
+  libbpf-dev bpftool linux-libc-dev
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
