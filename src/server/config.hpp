@@ -41,6 +41,7 @@ struct ServerConfig {
   UdpGuardConfig udp_guard;
   std::optional<RunAs> user;  // --user: drop to it once bound
   std::optional<net::Endpoint> metrics;  // --metrics: the HTTP listener of server/metrics/
+  std::string xdp;  // --xdp: the interface whose XDP program answers the UDP listeners first
   // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for
   // `length`, `after` its start, as a handler stuck in a blocking call would.
   struct TestStall {
