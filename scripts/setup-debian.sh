@@ -35,6 +35,9 @@ packages=(
   # program, bpftool makes its skeleton, libbpf loads it; linux-libc-dev has the UAPI headers it
   # includes
   libbpf-dev bpftool linux-libc-dev
+  # ethtool: the XDP tests (tests/integration/xdp_test.cpp) turn TX checksum offload off on the
+  # client's veth end, whose frames the server's program turns around
+  ethtool
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
