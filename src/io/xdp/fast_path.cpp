@@ -215,7 +215,8 @@ struct FastPath::Impl {};
 
 namespace {
 constexpr std::string_view kNotBuilt =
-    "this netecho was built without XDP (clang's BPF target, bpftool or libbpf were missing)";
+    "this netecho was built without XDP (NETECHO_XDP=OFF, or clang's BPF target, bpftool or "
+    "libbpf missing)";
 }
 
 base::Result<std::unique_ptr<FastPath>, std::string> FastPath::load(const Config&) {
