@@ -34,6 +34,13 @@ packages=(
   # the real balancers before serve --tcp-proxy (integration.Haproxy.*, integration.Nginx.*):
   # HAProxy, and nginx with its stream module (TCP with the PROXY header, and UDP)
   haproxy nginx libnginx-mod-stream
+  # the XDP fast path (src/io/xdp/, cmake/netecho_bpf.cmake): clang-14 above compiles the BPF
+  # program, bpftool makes its skeleton, libbpf loads it; linux-libc-dev has the UAPI headers it
+  # includes
+  libbpf-dev bpftool linux-libc-dev
+  # ethtool: the XDP tests (tests/integration/xdp_test.cpp) turn TX checksum offload off on the
+  # client's veth end, whose frames the server's program turns around
+  ethtool
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

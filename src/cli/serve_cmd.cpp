@@ -120,6 +120,10 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "serve Prometheus metrics (GET /metrics), /healthz and /readyz over HTTP on "
                   "this address, off the echo path")
       ->type_name("HOST:PORT");
+  cmd->add_option("--xdp", args.xdp,
+                  "answer the UDP listeners' datagrams in this interface's driver with an XDP "
+                  "program first, same guards (root; docs/XDP.md); sockets serve the rest")
+      ->type_name("IFACE");
   cmd->add_option("--log-format", args.log_format,
                   "stderr log: text lines (time, level, message, key=value fields) or one JSON "
                   "object per line")
@@ -208,6 +212,7 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   if (!args.metrics.empty()) {
     config.metrics = parse_endpoint_or_throw(args.metrics, "--metrics");
   }
+  config.xdp = args.xdp;
   if (!args.test_stall_worker.empty()) {
     const std::string_view text = args.test_stall_worker;
     const auto comma = text.find(',');

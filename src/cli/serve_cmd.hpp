@@ -38,6 +38,7 @@ struct ServeArgs {
   std::size_t udp_buffer = 65536;
   std::string user;
   std::string metrics;  // --metrics HOST:PORT; empty: no metrics listener
+  std::string xdp;      // --xdp IFACE; empty: UDP by socket alone
   std::string test_stall_worker;  // hidden, tests only: "AFTER,LENGTH" (config.hpp TestStall)
   // The log (stderr): base/log.hpp.
   std::string log_format = "text";

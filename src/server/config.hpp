@@ -49,6 +49,7 @@ struct ServerConfig {
   std::vector<proxy::Network> proxy_from;
   std::chrono::nanoseconds proxy_timeout = std::chrono::seconds(3);
   std::optional<net::Endpoint> metrics;  // --metrics: the HTTP listener of server/metrics/
+  std::string xdp;  // --xdp: the interface whose XDP program answers the UDP listeners first
   // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for
   // `length`, `after` its start, as a handler stuck in a blocking call would.
   struct TestStall {

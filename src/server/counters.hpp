@@ -49,6 +49,9 @@ enum class Stat : std::uint8_t {
   tcp_proxy_oversized,
   tcp_proxy_unsupported,
   tcp_proxy_timeout,
+  // The XDP fast path (serve --xdp, server/xdp_path.hpp): its answers are in udp_out too.
+  udp_xdp_answered,
+  udp_xdp_passed,
 };
 
 // How a counter appears in /metrics (server/metrics/exposition.hpp).
@@ -74,7 +77,7 @@ struct StatRow {
   std::string_view family_help = {};
 };
 
-inline constexpr std::array<StatRow, 26> kStats{{
+inline constexpr std::array<StatRow, 28> kStats{{
     {Stat::tcp_accepted, "tcp_accepted", "TCP connections accepted and served",
      "netecho_tcp_connections_accepted_total"},
     {Stat::tcp_closed, "tcp_closed", "TCP connections closed, for any reason",
@@ -140,8 +143,15 @@ inline constexpr std::array<StatRow, 26> kStats{{
     {Stat::tcp_proxy_timeout, "tcp_proxy_timeout",
      "connections whose PROXY header had not arrived within --proxy-timeout",
      "netecho_tcp_proxy_headers_refused_total", "timeout"},
+    {Stat::udp_xdp_answered, "udp_xdp_answered",
+     "datagrams answered by the XDP program before any socket (counted in udp_out too)",
+     "netecho_udp_xdp_answered_total"},
+    {Stat::udp_xdp_passed, "udp_xdp_passed",
+     "datagrams for a listener that the XDP program left to the socket path (too large, "
+     "or to an address it does not know)",
+     "netecho_udp_xdp_passed_total"},
 }};
-static_assert(base::is_enum_table(kStats, Stat::tcp_proxy_timeout));
+static_assert(base::is_enum_table(kStats, Stat::udp_xdp_passed));
 
 // Whether every row has a family; in a family with reasons, every series row has one, one row
 // has family_help and a reasons_total row has none; a family without reasons has neither

@@ -98,6 +98,9 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
         w, io::make_backend(backend_.kind, config_.backend_options), std::move(sockets),
         worker_shared()));
   }
+  if (!config_.xdp.empty()) {  // before the privileges go: attaching needs them
+    xdp_ = XdpPath::start(config_.xdp, bound_, config_.udp_guard, config_.udp_max);
+  }
   if (config_.user) {
     drop_privileges(*config_.user);  // everything is bound: nothing needs root any more
   }
@@ -326,6 +329,9 @@ CounterTotals Server::listener_totals(const ListenerInfo& l) const {
   CounterTotals t;
   for (const auto& w : workers_) {
     t.add(l.transport == net::Transport::tcp ? w->tcp_counters(l.index) : w->udp_counters(l.index));
+  }
+  if (xdp_ && l.transport == net::Transport::udp) {
+    xdp_->add_to(t, l.index);
   }
   return t;
 }

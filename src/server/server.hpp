@@ -22,6 +22,7 @@
 #include "server/start_error.hpp"
 #include "server/udp_guard.hpp"
 #include "server/worker.hpp"
+#include "server/xdp_path.hpp"
 
 namespace netecho::server {
 
@@ -87,6 +88,7 @@ class Server {
   GuardLog guard_log_;
   std::unique_ptr<ConnectionLimits> limits_;
   std::unique_ptr<UdpGuard> udp_guard_;
+  std::unique_ptr<XdpPath> xdp_;  // null: no --xdp, or it could not run (the log says why)
   std::atomic<unsigned> workers_ended_{0};
   // The main thread's loop (run()): signals, the drain and periodic timers, the workers' notes
   // (wake-ups) and the metrics listener. epoll: a handful of descriptors, no buffer rings.

@@ -1,8 +1,8 @@
 #include "server/udp_guard.hpp"
 
 #include <fmt/format.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <array>
@@ -10,6 +10,9 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <random>
+
+#include "net/interfaces.hpp"
 
 namespace netecho::server {
 namespace {
@@ -148,8 +151,62 @@ net::Parsed<std::uint32_t> parse_rate(std::string_view text) {
   return static_cast<std::uint32_t>(*value);
 }
 
-UdpRateLimiter::UdpRateLimiter(std::uint32_t rate, std::uint32_t burst)
-    : interval_ns_(1'000'000'000 / std::max<std::int64_t>(rate, 1)),
+// SipHash-2-4 (Aumasson and Bernstein, 2012) of an address's 16 bytes under a 128-bit key: two
+// message words, then the length block; two compression and four finalization rounds.
+std::uint64_t UdpRateLimiter::hash(const Secret& key, const SourceKey& source) noexcept {
+  const std::uint8_t* bytes = source.bytes.data();
+  const auto rotl = [](std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); };
+  std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
+  std::uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
+  std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
+  std::uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
+  const auto round = [&] {
+    v0 += v1;
+    v1 = rotl(v1, 13) ^ v0;
+    v0 = rotl(v0, 32);
+    v2 += v3;
+    v3 = rotl(v3, 16) ^ v2;
+    v0 += v3;
+    v3 = rotl(v3, 21) ^ v0;
+    v2 += v1;
+    v1 = rotl(v1, 17) ^ v2;
+    v2 = rotl(v2, 32);
+  };
+  const auto absorb = [&](std::uint64_t m) {
+    v3 ^= m;
+    round();
+    round();
+    v0 ^= m;
+  };
+  for (int i = 0; i < 2; ++i) {
+    std::uint64_t m = 0;
+    for (int b = 0; b < 8; ++b) {  // little-endian, as the reference
+      m |= std::uint64_t{bytes[i * 8 + b]} << (8 * b);
+    }
+    absorb(m);
+  }
+  absorb(std::uint64_t{16} << 56);  // the length, 16 bytes, in the last block's top byte
+  v2 ^= 0xff;
+  for (int i = 0; i < 4; ++i) {
+    round();
+  }
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+UdpRateLimiter::Secret UdpRateLimiter::random_secret() {
+  Secret secret{};
+  if (::getrandom(secret.data(), sizeof secret, 0) != static_cast<ssize_t>(sizeof secret)) {
+    std::random_device device;
+    for (auto& word : secret) {
+      word = (std::uint64_t{device()} << 32) | device();
+    }
+  }
+  return secret;
+}
+
+UdpRateLimiter::UdpRateLimiter(std::uint32_t rate, std::uint32_t burst, Secret secret)
+    : secret_(secret),
+      interval_ns_(1'000'000'000 / std::max<std::int64_t>(rate, 1)),
       tolerance_ns_(interval_ns_ * (std::max<std::int64_t>(burst, 1) - 1)),
       shards_(std::make_unique<Shard[]>(kShards)) {
   for (std::size_t i = 0; i < kShards; ++i) {
@@ -157,10 +214,15 @@ UdpRateLimiter::UdpRateLimiter(std::uint32_t rate, std::uint32_t burst)
   }
 }
 
+std::size_t UdpRateLimiter::place(const SourceKey& source) const noexcept {
+  const std::uint64_t h = hash(secret_, source);
+  return static_cast<std::size_t>((h % kShards) * kEntries + (h / kShards) % kEntries);
+}
+
 bool UdpRateLimiter::allow(const SourceKey& source, std::int64_t now_ns) noexcept {
-  const std::size_t h = SourceKeyHash{}(source);
-  Shard& shard = shards_[h % kShards];
-  const std::size_t base = (h / kShards) % kEntries;
+  const std::size_t at = place(source);
+  Shard& shard = shards_[at / kEntries];
+  const std::size_t base = at % kEntries;
   const std::lock_guard lock(shard.mutex);
   Entry* found = nullptr;
   Entry* spare = nullptr;  // the best entry to take over if source has none
@@ -200,18 +262,8 @@ UdpGuard::UdpGuard(const UdpGuardConfig& config, std::vector<std::uint16_t> own_
     limiter_ = std::make_unique<UdpRateLimiter>(config_.rate,
                                                 config_.burst != 0 ? config_.burst : config_.rate);
   }
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) == 0) {
-    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr ||
-          (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
-        continue;
-      }
-      const socklen_t len =
-          i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      host_addresses_.push_back(exact_address(net::SockAddr(i->ifa_addr, len)));
-    }
-    ::freeifaddrs(list);
+  for (const auto& addr : net::host_addresses()) {
+    host_addresses_.push_back(exact_address(addr));
   }
 }
 

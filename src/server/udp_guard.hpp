@@ -22,6 +22,7 @@
 // And a reply is never larger than its request (the service guarantees it; bandwidth
 // amplification factor at most 1).
 
+#include <array>
 #include <bitset>
 #include <chrono>
 #include <cstddef>
@@ -80,14 +81,28 @@ struct UdpGuardConfig {
 // a flood of forged sources cannot grow it: a new source takes a free or full-bucket entry, else
 // the fullest one nearby, which forgives that source part of its debt. The lock of a shard is held
 // for a few comparisons; datagrams from different sources rarely share a shard.
+//
+// Where a source's bucket lives is a keyed hash (SipHash-2-4) of its address under a secret
+// drawn per process (getrandom): with a public hash, someone forging sources could pick ones
+// that land beside a victim's bucket and evict it, handing the victim a fresh burst whenever
+// they like. Under a secret they cannot tell which sources those are.
 class UdpRateLimiter {
  public:
-  UdpRateLimiter(std::uint32_t rate, std::uint32_t burst);
+  using Secret = std::array<std::uint64_t, 2>;
+  // 16 bytes from getrandom(2) (std::random_device where that fails).
+  static Secret random_secret();
+
+  UdpRateLimiter(std::uint32_t rate, std::uint32_t burst, Secret secret = random_secret());
   UdpRateLimiter(const UdpRateLimiter&) = delete;
   UdpRateLimiter& operator=(const UdpRateLimiter&) = delete;
 
   // Takes a token from source's bucket at time now_ns (a monotonic clock): false when empty.
   bool allow(const SourceKey& source, std::int64_t now_ns) noexcept;
+
+  // Where source's bucket is looked for first: shard * entries per shard + entry. For tests.
+  std::size_t place(const SourceKey& source) const noexcept;
+  // SipHash-2-4 of source's 16 bytes under key.
+  static std::uint64_t hash(const Secret& key, const SourceKey& source) noexcept;
 
  private:
   static constexpr std::size_t kShards = 64;
@@ -104,6 +119,7 @@ class UdpRateLimiter {
     std::vector<Entry> entries;
   };
 
+  Secret secret_;
   std::int64_t interval_ns_;   // between replies at the steady rate
   std::int64_t tolerance_ns_;  // (burst - 1) intervals
   std::unique_ptr<Shard[]> shards_;

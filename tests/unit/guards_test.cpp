@@ -221,6 +221,36 @@ TEST(UdpRateLimiter, ManySourcesStayBoundedAndServed) {
   }
 }
 
+TEST(UdpRateLimiter, HashIsSipHash24) {
+  // The reference implementation's test vector: key 00..0f, the 16-byte message 00..0f.
+  UdpRateLimiter::Secret key{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  SourceKey message;
+  for (std::uint8_t i = 0; i < 16; ++i) {
+    message.bytes[i] = i;
+  }
+  EXPECT_EQ(UdpRateLimiter::hash(key, message), 0x3f2acc7f57c29bdbULL);
+}
+
+TEST(UdpRateLimiter, WhereABucketLivesDependsOnTheSecret) {
+  // Unkeyed, a forger could compute which sources share a victim's entries and evict its
+  // bucket; keyed, the places under one secret say nothing of those under another.
+  const UdpRateLimiter a(1000, 10, {1, 2});
+  const UdpRateLimiter same(1000, 10, {1, 2});
+  const UdpRateLimiter b(1000, 10, {3, 4});
+  int moved = 0;
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(0xc0000200u + i);  // 192.0.2.0/24
+    const auto key =
+        SourceKey::from(net::SockAddr(reinterpret_cast<const sockaddr*>(&sin), sizeof(sin)));
+    EXPECT_EQ(a.place(key), same.place(key)) << i;
+    moved += a.place(key) != b.place(key) ? 1 : 0;
+  }
+  EXPECT_GE(moved, 250);  // 8192 places: about one source in 8192 stays put by chance
+  EXPECT_NE(UdpRateLimiter::random_secret(), UdpRateLimiter::random_secret());
+}
+
 // A datagram from peer as the guard sees it. local: the address packet info gives to reply
 // from (none: no packet info); destination: the header's destination, by default local.
 net::Datagram datagram(const net::SockAddr& peer, std::optional<net::SockAddr> local = {},
