@@ -7,6 +7,8 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config git ca-certificates
   liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  # STAMP's authenticated mode: HMAC-SHA-256 from OpenSSL's libcrypto (src/stamp/hmac.cpp)
+  libssl-dev
   # tests
   libgtest-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
