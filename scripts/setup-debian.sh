@@ -33,6 +33,9 @@ packages=(
   podman
   # promtool (integration.MetricsTools): checks serve --metrics's real exposition
   prometheus
+  # Scapy's STAMP layer (scapy.contrib.stamp): the independent peer of the STAMP interop tests
+  # (tests/integration/stamp_scapy.py)
+  python3-scapy
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

@@ -17,6 +17,11 @@ struct ServeArgs {
   std::vector<std::string> tcp;
   std::vector<std::string> udp;
   std::vector<std::string> udp_reverse;
+  // STAMP reflectors (docs/STAMP.md).
+  std::vector<std::string> stamp;
+  std::string stamp_mode = "stateless";
+  std::string stamp_timestamp = "ntp";
+  std::string stamp_auth_key;  // a file; empty: unauthenticated
   bool once = false;
   std::size_t udp_max = 0;
   unsigned threads = 0;

@@ -12,6 +12,7 @@
 #include "server/privileges.hpp"
 #include "server/udp_guard.hpp"
 #include "service/datagram.hpp"
+#include "service/stamp.hpp"
 #include "service/stream.hpp"
 
 namespace netecho::server {
@@ -39,6 +40,9 @@ struct ServerConfig {
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
   UdpGuardConfig udp_guard;
+  // Every --stamp listener's reflector: one mode, timestamp format and key for the server, as
+  // a router configures its reflector (docs/STAMP.md).
+  service::StampConfig stamp;
   std::optional<RunAs> user;  // --user: drop to it once bound
   std::optional<net::Endpoint> metrics;  // --metrics: the HTTP listener of server/metrics/
   // Tests only (the hidden --test-stall-worker): worker 0 blocks its loop thread for

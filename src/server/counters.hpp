@@ -42,6 +42,10 @@ enum class Stat : std::uint8_t {
   udp_rate_limited,
   // Not a guard: the reply could not be sent (a full socket buffer: UDP never queues).
   udp_send_failed,
+  // STAMP listeners (docs/STAMP.md): test packets shorter than the base packet, and
+  // authenticated ones whose HMAC does not match.
+  stamp_malformed,
+  stamp_bad_hmac,
 };
 
 // How a counter appears in /metrics (server/metrics/exposition.hpp).
@@ -67,7 +71,7 @@ struct StatRow {
   std::string_view family_help = {};
 };
 
-inline constexpr std::array<StatRow, 21> kStats{{
+inline constexpr std::array<StatRow, 23> kStats{{
     {Stat::tcp_accepted, "tcp_accepted", "TCP connections accepted and served",
      "netecho_tcp_connections_accepted_total"},
     {Stat::tcp_closed, "tcp_closed", "TCP connections closed, for any reason",
@@ -117,8 +121,14 @@ inline constexpr std::array<StatRow, 21> kStats{{
     {Stat::udp_send_failed, "udp_send_failed",
      "datagrams whose reply could not be sent (the socket buffer was full)",
      "netecho_udp_datagrams_dropped_total", "send_failed"},
+    {Stat::stamp_malformed, "stamp_malformed",
+     "STAMP test packets shorter than the base packet (44 bytes, authenticated 112)",
+     "netecho_udp_datagrams_dropped_total", "stamp_malformed"},
+    {Stat::stamp_bad_hmac, "stamp_bad_hmac",
+     "authenticated STAMP test packets whose HMAC does not match --stamp-auth-key",
+     "netecho_udp_datagrams_dropped_total", "stamp_bad_hmac"},
 }};
-static_assert(base::is_enum_table(kStats, Stat::udp_send_failed));
+static_assert(base::is_enum_table(kStats, Stat::stamp_bad_hmac));
 
 // Whether every row has a family; in a family with reasons, every series row has one, one row
 // has family_help and a reasons_total row has none; a family without reasons has neither
