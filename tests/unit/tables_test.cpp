@@ -38,7 +38,7 @@ TEST(CounterTable, TheExitSummaryFollowsTheTableOrder) {
             "accept_errors=0 udp_in=0 udp_out=0 udp_bytes_in=0 udp_bytes_out=0 udp_dropped=0 "
             "tcp_refused_max=0 tcp_refused_per_ip=0 tcp_idle_closed=0 tcp_drain_cut=0 "
             "udp_truncated=0 udp_denied_port=0 udp_denied_self=0 udp_denied_address=0 "
-            "udp_rate_limited=2 udp_send_failed=0");
+            "udp_rate_limited=2 udp_send_failed=0 stamp_malformed=0 stamp_bad_hmac=0");
 }
 
 // The export rules is_export_table() holds kStats to, each broken once.
