@@ -42,8 +42,8 @@ enum class Stat : std::uint8_t {
   udp_rate_limited,
   // Not a guard: the reply could not be sent (a full socket buffer: UDP never queues).
   udp_send_failed,
-  // STAMP listeners (docs/STAMP.md): test packets shorter than the base packet, and
-  // authenticated ones whose HMAC does not match.
+  // STAMP listeners (docs/STAMP.md): test packets too short to answer, and authenticated ones
+  // whose HMAC does not match.
   stamp_malformed,
   stamp_bad_hmac,
 };
@@ -122,7 +122,7 @@ inline constexpr std::array<StatRow, 23> kStats{{
      "datagrams whose reply could not be sent (the socket buffer was full)",
      "netecho_udp_datagrams_dropped_total", "send_failed"},
     {Stat::stamp_malformed, "stamp_malformed",
-     "STAMP test packets shorter than the base packet (44 bytes, authenticated 112)",
+     "STAMP test packets too short to answer: under 41 bytes (TWAMP-Light's), authenticated 112",
      "netecho_udp_datagrams_dropped_total", "stamp_malformed"},
     {Stat::stamp_bad_hmac, "stamp_bad_hmac",
      "authenticated STAMP test packets whose HMAC does not match --stamp-auth-key",

@@ -1,6 +1,7 @@
 #include "service/stamp.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace netecho::service {
@@ -43,7 +44,16 @@ std::uint32_t StampReflector::next_seq(const StampArrival& arrival, std::uint16_
 StampReply StampReflector::reflect(std::span<const std::byte> in, const StampArrival& arrival,
                                    std::span<std::byte> out, std::int64_t (*now)() noexcept) {
   const stamp::Auth a = auth();
-  const auto request = stamp::read_sender(in, a);
+  const std::size_t base = stamp::base_size(a);
+  // A TWAMP-Light request shorter than the base is read and answered through a whole base.
+  std::array<std::byte, stamp::base_size(stamp::Auth::none)> short_in{};
+  std::array<std::byte, stamp::base_size(stamp::Auth::none)> short_out{};
+  const bool twamp_short =
+      a == stamp::Auth::none && in.size() >= kTwampLightMinimum && in.size() < base;
+  if (twamp_short) {
+    std::memcpy(short_in.data(), in.data(), in.size());
+  }
+  const auto request = stamp::read_sender(twamp_short ? short_in : in, a);
   if (!request || out.size() < in.size()) {
     return {StampVerdict::malformed, 0};
   }
@@ -61,9 +71,13 @@ StampReply StampReflector::reflect(std::span<const std::byte> in, const StampArr
   reply.sender_timestamp = request->timestamp;
   reply.sender_error_estimate = request->error_estimate.encode();
   reply.sender_ttl = arrival.ttl < 0 ? 0 : static_cast<std::uint8_t>(std::min(arrival.ttl, 255));
-  const std::size_t base = stamp::base_size(a);
-  stamp::write_reflector(reply, a, out);
-  reflect_tlvs(in.subspan(base), out.subspan(base, in.size() - base));
+  if (twamp_short) {
+    stamp::write_reflector(reply, a, short_out);
+    std::memcpy(out.data(), short_out.data(), in.size());
+  } else {
+    stamp::write_reflector(reply, a, out);
+    reflect_tlvs(in.subspan(base), out.subspan(base, in.size() - base));
+  }
   // T3 last: only the HMAC (which covers it) is computed after it.
   stamp::write_reflector_timestamp(stamp::encode_timestamp(now(), config_.format), a, out);
   if (config_.key) {

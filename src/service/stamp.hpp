@@ -60,7 +60,10 @@ class StampReflector {
 
   // Writes the reply to in into out (which must hold in.size() bytes: a reply is exactly as
   // large as its request, RFC 8762 §4.6). now() is called once, last before the HMAC: it is
-  // T3.
+  // T3. Unauthenticated, a request of kTwampLightMinimum bytes or more is answered: shorter
+  // than the base packet, it is a TWAMP-Light sender's (RFC 5357, symmetric size as RFC 6038
+  // asks), and its reply is the base reply cut after the Session-Sender TTL.
+  static constexpr std::size_t kTwampLightMinimum = 41;
   StampReply reflect(std::span<const std::byte> in, const StampArrival& arrival,
                      std::span<std::byte> out, std::int64_t (*now)() noexcept);
 

@@ -155,12 +155,28 @@ TEST(StampReflector, ShortPacketIsMalformed) {
   StampReflector r({});
   const auto in = sender(1, 1, Auth::none);
   std::vector<std::byte> out(44);
-  EXPECT_EQ(r.reflect(std::span(in).first(43), arrival(), out, fixed_now).verdict,
+  EXPECT_EQ(r.reflect(std::span(in).first(40), arrival(), out, fixed_now).verdict,
             StampVerdict::malformed);
   StampConfig c;
   c.key = HmacKey(bytes_of("k"));
   StampReflector authed(std::move(c));
   EXPECT_EQ(authed.reflect(in, arrival(), out, fixed_now).verdict, StampVerdict::malformed);
+}
+
+TEST(StampReflector, TwampLightRequestOf41BytesGetsA41ByteReply) {
+  StampReflector r({});
+  const auto whole = sender(12, 0, Auth::none);
+  const std::span<const std::byte> in = std::span(whole).first(41);
+  std::vector<std::byte> out(41);
+  const auto reply = r.reflect(in, arrival(), out, fixed_now);
+  ASSERT_EQ(reply.verdict, StampVerdict::reply);
+  EXPECT_EQ(reply.size, 41u);
+  EXPECT_EQ(load32(out, 0), 12u);
+  EXPECT_EQ(load64(out, 4), encode_timestamp(kT3, TimestampFormat::ntp));
+  EXPECT_EQ(load32(out, 24), 12u);
+  EXPECT_EQ(std::to_integer<int>(out[40]), 63);
+  EXPECT_EQ(r.reflect(std::span(whole).first(40), arrival(), out, fixed_now).verdict,
+            StampVerdict::malformed);
 }
 
 TEST(StampReflector, AuthenticatedChecksAndSignsTheHmac) {
