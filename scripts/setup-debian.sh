@@ -7,6 +7,8 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config git ca-certificates
   liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  # STAMP's authenticated mode: HMAC-SHA-256 from OpenSSL's libcrypto (src/stamp/hmac.cpp)
+  libssl-dev
   # tests
   libgtest-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
@@ -41,6 +43,9 @@ packages=(
   # ethtool: the XDP tests (tests/integration/xdp_test.cpp) turn TX checksum offload off on the
   # client's veth end, whose frames the server's program turns around
   ethtool
+  # Scapy's STAMP layer (scapy.contrib.stamp): the independent peer of the STAMP interop tests
+  # (tests/integration/stamp_scapy.py)
+  python3-scapy
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.

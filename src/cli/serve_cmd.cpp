@@ -7,6 +7,7 @@
 #include "net/error.hpp"
 #include "server/server.hpp"
 #include "service/datagram.hpp"
+#include "stamp/hmac.hpp"
 
 namespace netecho::cli {
 
@@ -51,6 +52,29 @@ CLI::App* register_serve(CLI::App& app, ServeArgs& args) {
                   "close a --tcp-proxy connection whose header has not come within this long")
       ->type_name("DURATION")
       ->capture_default_str();
+  cmd->add_option("--stamp", args.stamp,
+                  "STAMP reflector, RFC 8762 (repeatable; its port is 862): answers test "
+                  "packets with receive and transmit timestamps; every UDP guard applies")
+      ->type_name("HOST:PORT");
+  // One reflector behaviour per server, as a router configures its reflector: a stateful and a
+  // stateless listener side by side would tell senders nothing the modes do not.
+  cmd->add_option("--stamp-mode", args.stamp_mode,
+                  "STAMP: stateless (the reply's sequence number is the sender's) or stateful "
+                  "(the reflector counts each session itself, so loss is known per direction)")
+      ->type_name("stateless|stateful")
+      ->check(CLI::IsMember({"stateless", "stateful"}))
+      ->capture_default_str();
+  cmd->add_option("--stamp-timestamp", args.stamp_timestamp,
+                  "STAMP: the reflector's timestamp format, NTP (RFC 5905) or PTPv2 truncated "
+                  "(RFC 8186)")
+      ->type_name("ntp|ptp")
+      ->check(CLI::IsMember({"ntp", "ptp"}))
+      ->capture_default_str();
+  cmd->add_option("--stamp-auth-key", args.stamp_auth_key,
+                  "STAMP: authenticated mode only, HMAC-SHA-256 with the key in this file (its "
+                  "bytes, but a trailing newline); a packet with a wrong HMAC is dropped and "
+                  "counted")
+      ->type_name("FILE");
   cmd->add_flag("--once", args.once,
                 "TCP: the original behaviour: one read of up to 4096 bytes, echo it, close");
   cmd->add_option("--udp-max", args.udp_max,
@@ -180,6 +204,18 @@ server::ServerConfig make_serve_config(const ServeArgs& args) {
   config.proxy_timeout = parse_duration_or_throw(args.proxy_timeout, "--proxy-timeout");
   if (config.proxy_timeout.count() == 0) {
     throw cli::ConfigError("--proxy-timeout: must be longer than 0", cli::kExitUsage);
+  }
+  add(args.stamp, net::Transport::udp, service::DatagramMode::stamp, "--stamp");
+  config.stamp.mode = args.stamp_mode == "stateful" ? service::StampMode::stateful
+                                                    : service::StampMode::stateless;
+  config.stamp.format =
+      args.stamp_timestamp == "ptp" ? stamp::TimestampFormat::ptp : stamp::TimestampFormat::ntp;
+  if (!args.stamp_auth_key.empty()) {
+    auto key = stamp::read_key_file(args.stamp_auth_key);
+    if (!key) {
+      throw cli::ConfigError(fmt::format("--stamp-auth-key: {}", key.error()), cli::kExitUsage);
+    }
+    config.stamp.key = std::move(key).value();
   }
   config.stream_mode = args.once ? service::StreamMode::once : service::StreamMode::echo;
   config.udp_max = args.udp_max;

@@ -20,6 +20,11 @@ struct ServeArgs {
   std::vector<std::string> tcp_proxy;
   std::string proxy_from;
   std::string proxy_timeout = "3s";
+  // STAMP reflectors (docs/STAMP.md).
+  std::vector<std::string> stamp;
+  std::string stamp_mode = "stateless";
+  std::string stamp_timestamp = "ntp";
+  std::string stamp_auth_key;  // a file; empty: unauthenticated
   bool once = false;
   std::size_t udp_max = 0;
   unsigned threads = 0;

@@ -192,11 +192,33 @@ std::error_code enable_packet_info(int fd, int family) {
   return rc == 0 ? std::error_code{} : errno_code();
 }
 
+std::error_code enable_receive_stamps(int fd, int family) {
+  int rc = set_int_option(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+  if (rc == 0 && family == AF_INET6) {
+    rc = set_int_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+    set_int_option(fd, IPPROTO_IP, IP_RECVTTL, 1);  // IPv4-mapped: fails on a v6-only socket
+  } else if (rc == 0) {
+    rc = set_int_option(fd, IPPROTO_IP, IP_RECVTTL, 1);
+  }
+  return rc == 0 ? std::error_code{} : errno_code();
+}
+
 void read_packet_info(msghdr& msg, Datagram& out) noexcept {
   out.has_local = false;
+  out.receive_ns = 0;
+  out.ttl = -1;
   bool have_v4 = false;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+      out.receive_ns = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    } else if (((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) &&
+               c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      std::memcpy(&out.ttl, CMSG_DATA(c), sizeof(int));
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
         c->cmsg_len >= CMSG_LEN(sizeof(in_pktinfo))) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof(info));
@@ -229,7 +251,9 @@ void read_packet_info(msghdr& msg, Datagram& out) noexcept {
 }
 
 int receive_datagram(int fd, std::span<std::byte> buf, Datagram& out) noexcept {
-  alignas(cmsghdr) char control[128];
+  // Room for every control message asked for: packet info of both families, a timestamp and
+  // a TTL or hop limit (enable_receive_stamps).
+  alignas(cmsghdr) char control[256];
   iovec iov{buf.data(), buf.size()};
   msghdr msg{};
   msg.msg_name = out.peer.get();

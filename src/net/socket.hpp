@@ -61,6 +61,10 @@ Result<QueuedError> receive_queued_error(int fd, std::span<std::byte> buf) noexc
 // and the UDP guard can tell how a datagram arrived (open_listener turns it on for every UDP
 // socket). On an IPv6 socket it asks for IP_PKTINFO too, for the IPv4 datagrams of dual stack.
 std::error_code enable_packet_info(int fd, int family);
+// Asks for each datagram's kernel receive time (SO_TIMESTAMPNS) and its IP TTL or hop limit
+// (IP_RECVTTL, IPV6_RECVHOPLIMIT; on an IPv6 socket both, for its IPv4-mapped datagrams), as
+// control messages that read_packet_info() reads. For STAMP (service/stamp.hpp).
+std::error_code enable_receive_stamps(int fd, int family);
 
 // One received datagram: its length, whether it was cut, where it came from and, when
 // packet info is on, the address it was sent to and the one to reply from.
@@ -79,11 +83,17 @@ struct Datagram {
   // IPv4.
   SockAddr destination;
   int ifindex = 0;
+  // On a socket set up by enable_receive_stamps() (STAMP), else left as they are: when the
+  // kernel received the datagram (SO_TIMESTAMPNS: CLOCK_REALTIME, ns since the Unix epoch;
+  // 0: no timestamp came), and its IP header's TTL or hop limit (-1: none came).
+  std::int64_t receive_ns = 0;
+  int ttl = -1;
 };
 
 // Sets out.local, out.destination, out.ifindex and out.has_local from the IP_PKTINFO or
 // IPV6_PKTINFO control message of a received datagram, if msg (a recvmsg header: only its
-// control fields are read) carries one. When both come (an IPv4 datagram on a dual-stack IPv6
+// control fields are read) carries one, and out.receive_ns and out.ttl from SO_TIMESTAMPNS and
+// IP_TTL or IPV6_HOPLIMIT. When both come (an IPv4 datagram on a dual-stack IPv6
 // socket), IP_PKTINFO wins: it has the reply address. A message too short for its payload is
 // ignored.
 void read_packet_info(msghdr& msg, Datagram& out) noexcept;

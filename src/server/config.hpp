@@ -13,6 +13,7 @@
 #include "server/proxy_header.hpp"
 #include "server/udp_guard.hpp"
 #include "service/datagram.hpp"
+#include "service/stamp.hpp"
 #include "service/stream.hpp"
 
 namespace netecho::server {
@@ -43,6 +44,9 @@ struct ServerConfig {
   std::chrono::nanoseconds idle_timeout = std::chrono::minutes(5);
   std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);
   UdpGuardConfig udp_guard;
+  // Every --stamp listener's reflector: one mode, timestamp format and key for the server, as
+  // a router configures its reflector (docs/STAMP.md).
+  service::StampConfig stamp;
   std::optional<RunAs> user;  // --user: drop to it once bound
   // PROXY listeners: the balancers allowed to connect (never empty when there is one: the
   // command layer refuses that), and how long a connection may take to send its header.

@@ -52,6 +52,10 @@ enum class Stat : std::uint8_t {
   // The XDP fast path (serve --xdp, server/xdp_path.hpp): its answers are in udp_out too.
   udp_xdp_answered,
   udp_xdp_passed,
+  // STAMP listeners (docs/STAMP.md): test packets too short to answer, and authenticated ones
+  // whose HMAC does not match.
+  stamp_malformed,
+  stamp_bad_hmac,
 };
 
 // How a counter appears in /metrics (server/metrics/exposition.hpp).
@@ -77,7 +81,7 @@ struct StatRow {
   std::string_view family_help = {};
 };
 
-inline constexpr std::array<StatRow, 28> kStats{{
+inline constexpr std::array<StatRow, 30> kStats{{
     {Stat::tcp_accepted, "tcp_accepted", "TCP connections accepted and served",
      "netecho_tcp_connections_accepted_total"},
     {Stat::tcp_closed, "tcp_closed", "TCP connections closed, for any reason",
@@ -150,8 +154,14 @@ inline constexpr std::array<StatRow, 28> kStats{{
      "datagrams for a listener that the XDP program left to the socket path (too large, "
      "or to an address it does not know)",
      "netecho_udp_xdp_passed_total"},
+    {Stat::stamp_malformed, "stamp_malformed",
+     "STAMP test packets too short to answer: under 41 bytes (TWAMP-Light's), authenticated 112",
+     "netecho_udp_datagrams_dropped_total", "stamp_malformed"},
+    {Stat::stamp_bad_hmac, "stamp_bad_hmac",
+     "authenticated STAMP test packets whose HMAC does not match --stamp-auth-key",
+     "netecho_udp_datagrams_dropped_total", "stamp_bad_hmac"},
 }};
-static_assert(base::is_enum_table(kStats, Stat::udp_xdp_passed));
+static_assert(base::is_enum_table(kStats, Stat::stamp_bad_hmac));
 
 // Whether every row has a family; in a family with reasons, every series row has one, one row
 // has family_help and a reasons_total row has none; a family without reasons has neither

@@ -26,7 +26,15 @@ std::string mode_name(const ListenerSpec& spec) {
   if (spec.transport == net::Transport::tcp) {
     return spec.stream_mode == service::StreamMode::once ? "once" : "echo";
   }
-  return spec.datagram_mode == service::DatagramMode::reverse ? "reverse" : "echo";
+  switch (spec.datagram_mode) {
+    case service::DatagramMode::reverse:
+      return "reverse";
+    case service::DatagramMode::stamp:
+      return "stamp";
+    case service::DatagramMode::echo:
+      break;
+  }
+  return "echo";
 }
 
 // How the log and /metrics name a listener: "tcp://127.0.0.1:7", as a client tool's target is
@@ -90,8 +98,19 @@ Server::Server(const ServerConfig& config, std::vector<PassedSocket> passed)
         sockets.tcp.push_back({std::move(fd), service::StreamService(b.spec.stream_mode), b.passed,
                                listener_name(b), b.spec.proxy});
       } else {
+        const bool stamp = b.spec.datagram_mode == service::DatagramMode::stamp;
+        if (stamp) {
+          // T2 and the sender's TTL come with each datagram (docs/STAMP.md).
+          if (auto ec = net::enable_receive_stamps(fd.get(), b.addr.family())) {
+            throw StartError(fmt::format("cannot listen on {}: receive timestamps: {}",
+                                         describe(b.spec.transport, b.addr), ec.message()));
+          }
+        }
         sockets.udp.emplace_back(std::move(fd), b.spec.datagram_mode, config_.udp_max,
                                  udp_guard_.get(), b.addr.is_wildcard(), listener_name(b));
+        if (stamp) {
+          sockets.udp.back().reflect_stamp(config_.stamp);
+        }
       }
     }
     workers_.push_back(std::make_unique<Worker>(

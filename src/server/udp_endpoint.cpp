@@ -1,11 +1,12 @@
 #include "server/udp_endpoint.hpp"
 
 #include "base/log.hpp"
+#include "stamp/clock.hpp"
 
 namespace netecho::server {
 
 void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
-                              std::span<std::byte> scratch, Counters& counters) const {
+                              std::span<std::byte> scratch, Counters& counters) {
   if (c.res < 0 || c.datagram == nullptr) {
     return;  // e.g. ECONNREFUSED queued by an earlier reply's ICMP: nothing to answer
   }
@@ -36,7 +37,11 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
     counters.add(Stat::udp_dropped);
     return;
   }
-  const std::size_t n = service::datagram_reply(mode_, c.data, limit_, scratch);
+  const std::size_t n = stamp_ ? reflect(c, scratch, counters)
+                               : service::datagram_reply(mode_, c.data, limit_, scratch);
+  if (stamp_ && n == 0) {
+    return;  // dropped and counted
+  }
   if (n > c.data.size()) {
     // Unreachable: the service never amplifies. Not sent, so counted as a failed send.
     counters.add(Stat::udp_send_failed);
@@ -60,6 +65,36 @@ void UdpEndpoint::on_datagram(io::Backend& backend, const io::Completion& c,
   }
   counters.add(Stat::udp_out);
   counters.add(Stat::udp_bytes_out, static_cast<std::uint64_t>(sent));
+}
+
+std::size_t UdpEndpoint::reflect(const io::Completion& c, std::span<std::byte> scratch,
+                                 Counters& counters) {
+  service::StampArrival arrival;
+  // T2: the kernel's receive time; taken here only if the kernel gave none.
+  arrival.receive_ns = c.datagram->receive_ns != 0 ? c.datagram->receive_ns : stamp::realtime_ns();
+  arrival.ttl = c.datagram->ttl;
+  constexpr std::int64_t kClockRefreshNs = 1'000'000'000;
+  if (arrival.receive_ns - clock_read_ns_ >= kClockRefreshNs ||
+      arrival.receive_ns < clock_read_ns_) {
+    clock_ = stamp::local_error_estimate(stamp::TimestampFormat::ntp);
+    clock_read_ns_ = arrival.receive_ns;
+  }
+  arrival.estimate = clock_;
+  arrival.peer = {reinterpret_cast<const std::byte*>(c.datagram->peer.get()),
+                  c.datagram->peer.size()};
+  const service::StampReply reply = stamp_->reflect(c.data, arrival, scratch, stamp::realtime_ns);
+  switch (reply.verdict) {
+    case service::StampVerdict::reply:
+      return reply.size;
+    case service::StampVerdict::malformed:
+      counters.add(Stat::stamp_malformed);
+      break;
+    case service::StampVerdict::bad_hmac:
+      counters.add(Stat::stamp_bad_hmac);
+      break;
+  }
+  counters.add(Stat::udp_dropped);
+  return 0;
 }
 
 void UdpEndpoint::close(io::Backend& backend) noexcept {

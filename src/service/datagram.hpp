@@ -10,6 +10,7 @@ namespace netecho::service {
 enum class DatagramMode : std::uint8_t {
   echo,     // RFC 862: the same bytes
   reverse,  // the original UDP server: the bytes in reverse order
+  stamp,    // RFC 8762: a STAMP reflector's reply, by service/stamp.hpp (not datagram_reply)
 };
 
 inline constexpr std::size_t kMaxDatagram = 65507;  // largest UDP payload over IPv4

@@ -39,7 +39,8 @@ TEST(CounterTable, TheExitSummaryFollowsTheTableOrder) {
             "tcp_refused_max=0 tcp_refused_per_ip=0 tcp_idle_closed=0 tcp_drain_cut=0 "
             "udp_truncated=0 udp_denied_port=0 udp_denied_self=0 udp_denied_address=0 "
             "udp_rate_limited=2 udp_send_failed=0 tcp_proxy_refused=0 tcp_proxy_malformed=0 "
-            "tcp_proxy_oversized=0 tcp_proxy_unsupported=0 tcp_proxy_timeout=0 udp_xdp_answered=0 udp_xdp_passed=0");
+            "tcp_proxy_oversized=0 tcp_proxy_unsupported=0 tcp_proxy_timeout=0 udp_xdp_answered=0 udp_xdp_passed=0 "
+            "stamp_malformed=0 stamp_bad_hmac=0");
 }
 
 // The export rules is_export_table() holds kStats to, each broken once.

@@ -24,7 +24,8 @@ constexpr std::uint32_t kLargeSize = 65536;
 constexpr std::uint32_t kSmallPerLarge = 16;  // 1024 small buffers: 64 large ones
 constexpr std::uint32_t kDatagramBuffers = 64;
 constexpr std::uint32_t kDatagramPayload = 65536;  // as the epoll backend's receive buffer
-constexpr std::uint32_t kDatagramControl = 128;    // IP_PKTINFO or IPV6_PKTINFO
+// IP_PKTINFO or IPV6_PKTINFO, and for STAMP a timestamp and a TTL (net::enable_receive_stamps)
+constexpr std::uint32_t kDatagramControl = 256;
 constexpr unsigned kSubmissionEntries = 1024;
 constexpr unsigned kCompletionEntries = 16384;
 // Completions handed out before what they asked for is submitted, and how many such slices a
