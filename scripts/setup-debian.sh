@@ -7,6 +7,8 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config git ca-certificates
   liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+  # bench --hdr-log deflates HdrHistogram's encoding
+  zlib1g-dev
   # tests
   libgtest-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
@@ -31,6 +33,9 @@ packages=(
   podman
   # promtool (integration.MetricsTools): checks serve --metrics's real exposition
   prometheus
+  # bench --hdr-log's test decodes the log with hdr-histogram-js (tests/hdr-js/setup.sh installs
+  # it from the npm registry into tests/hdr-js/node_modules)
+  nodejs npm
 )
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
@@ -44,7 +49,13 @@ for p in "${packages[@]}"; do
   [[ $status == "install ok installed" ]] || missing+=("$p")
 done
 
+# Test-only, not from Debian: hdr-histogram-js, the independent decoder of bench --hdr-log.
+hdr_js() {
+  bash "$(dirname "$0")/../tests/hdr-js/setup.sh"
+}
+
 if ((${#missing[@]} == 0)); then
+  hdr_js
   exit 0
 fi
 
@@ -57,3 +68,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+hdr_js

@@ -28,6 +28,20 @@ std::string size_text(std::size_t bytes) {
   return fmt::format("{} B", bytes);
 }
 
+// "none", or "3: mismatch 1, timeout 2".
+std::string error_list(const std::uint64_t (&counts)[kErrorKinds]) {
+  std::uint64_t total = 0;
+  std::string kinds;
+  for (std::size_t k = 0; k < kErrorKinds; ++k) {
+    if (counts[k] != 0) {
+      kinds += fmt::format("{}{} {}", kinds.empty() ? " " : ", ",
+                           error_name(static_cast<ErrorKind>(k)), group_digits(counts[k]));
+      total += counts[k];
+    }
+  }
+  return total == 0 ? "none" : group_digits(total) + ":" + kinds;
+}
+
 }  // namespace
 
 std::string latency_text(std::uint64_t ns) {
@@ -209,18 +223,16 @@ void print_report(const BenchResult& r, std::FILE* out) {
   if (errors == 0) {
     s += "  Errors    none\n";
   } else {
-    s += fmt::format("  Errors    {}:", group_digits(errors));
-    const char* sep = " ";
-    for (std::size_t k = 0; k < kErrorKinds; ++k) {
-      if (r.errors[k] != 0) {
-        s += fmt::format("{}{} {}", sep, error_name(static_cast<ErrorKind>(k)),
-                         group_digits(r.errors[k]));
-        sep = ", ";
-      }
-    }
-    s += fmt::format("\n  First     {}\n", r.first_error);
+    s += fmt::format("  Errors    {}\n  First     {}\n", error_list(r.errors), r.first_error);
     if (const std::string hint = r.hint(); !hint.empty()) {
       s += fmt::format("  Hint      {}\n", hint);
+    }
+  }
+  // A merge (bench merge) keeps each run's errors under its file name.
+  for (const BenchSource& source : r.sources) {
+    s += fmt::format("  Source    {}: errors {}\n", source.name, error_list(source.errors));
+    if (!source.first_error.empty()) {
+      s += fmt::format("            first: {}\n", source.first_error);
     }
   }
   std::fputs(s.c_str(), out);
