@@ -33,6 +33,8 @@ packages=(
   podman
   # promtool (integration.MetricsTools): checks serve --metrics's real exposition
   prometheus
+  # tests/dist/k8s_test.py parses deploy/k8s's manifests
+  python3-yaml
   # bench --hdr-log's test decodes the log with hdr-histogram-js (tests/hdr-js/setup.sh installs
   # it from the npm registry into tests/hdr-js/node_modules)
   nodejs npm
