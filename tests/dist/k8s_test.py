@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """deploy/k8s without a cluster: every manifest parsed (python3-yaml) and cross-checked with the
 binary just built. This is the weaker check the issue allows: no API server validates the
-schemas (Debian 12's kubectl 1.20 needs a cluster even for a client dry run of these kinds), so
+schemas (`kubectl apply/create --dry-run=client --validate=false` still asks the API server for
+its resource list: the kubectl 1.32 of the development machine dials localhost:8080 and fails;
+Debian 12's kubernetes-client 1.20 was not tried, as installing it would replace that one), so
 only the fields netecho relies on are checked, but those against the real binary:
   - the Deployment runs non-root, read-only root file system, with requests and limits; its
     image is dist/container's tag for this version;

@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "netns.hpp"
 
 namespace netecho::test {
 namespace {
@@ -1066,6 +1067,59 @@ TEST(Bench, HdrLogDecodesWithHdrHistogramJs) {
     EXPECT_GE(ours, u64(got["lowest"])) << "p" << p << ": hdr-histogram-js says " << got;
     EXPECT_LE(ours, u64(got["highest"])) << "p" << p << ": hdr-histogram-js says " << got;
   }
+}
+
+// --------------------------------------------------------------- several hosts, one server
+
+// Three bench processes, each in a namespace of its own (three client addresses on one segment),
+// against one server, at the same time: their documents merged by bench merge add up to the
+// server's own counters, message for message and byte for byte.
+TEST(Bench, RunsFromThreeHostsMergeToTheServersCounters) {
+  if (auto why = netns_unavailable()) {
+    GTEST_SKIP() << *why;
+  }
+  Netns srv("srv");
+  Segment lan("lan");
+  lan.attach(srv, "198.18.3.1/24");
+  std::vector<Netns> hosts;
+  for (int i = 0; i < 3; ++i) {
+    hosts.emplace_back("bench" + std::to_string(i));
+    lan.attach(hosts.back(), "198.18.3." + std::to_string(11 + i) + "/24");
+  }
+  Server server(Process::spawn(srv.wrap({netecho_bin(), "serve", "--tcp", "198.18.3.1:0",
+                                         "--threads", "1"})));
+  const std::string where = "tcp://198.18.3.1:" + std::to_string(server.port("tcp"));
+  std::vector<TempFile> docs;
+  std::vector<Process> runs;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    docs.emplace_back(".json");
+    runs.push_back(Process::spawn(hosts[i].wrap({netecho_bin(), "bench", where, "-c", "2", "-d",
+                                                 "1s", "-t", "1", "--json", docs[i].path()})));
+  }
+  for (auto& p : runs) {
+    EXPECT_EQ(p.wait(scaled(30s)), 0) << p.stderr_text();
+  }
+  std::vector<std::string> merge = {"merge"};
+  for (const auto& d : docs) merge.push_back(d.path());
+  TempFile merged(".json");
+  merge.insert(merge.end(), {"--json", merged.path()});
+  const auto r = bench(merge);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json m = merged.parse();
+  ASSERT_EQ(server.stop(SIGTERM), 0);
+  const auto seen = stopped_counters(server.process().stderr_text());
+  ASSERT_FALSE(seen.empty()) << server.process().stderr_text();
+  const json& wire = m["wire"];
+  EXPECT_EQ(seen.at("tcp_accepted"), 6u);
+  EXPECT_EQ(u64(m["run"]["connected"]), 6u);
+  EXPECT_EQ(seen.at("tcp_bytes_in"), u64(wire["bytes_sent"]));
+  EXPECT_EQ(seen.at("tcp_bytes_out"), u64(wire["bytes_received"]));
+  EXPECT_EQ(u64(wire["bytes_sent"]), u64(wire["messages_sent"]) * 64);
+  EXPECT_EQ(u64(wire["messages_received"]), u64(wire["messages_sent"]));
+  EXPECT_GT(u64(wire["messages_received"]), 0u);
+  ASSERT_EQ(m["sources"].size(), 3u);
+  // Three windows of about 1 s that overlap: the union is far from their 3 s sum.
+  EXPECT_LT(m["run"]["elapsed_s"].get<double>(), 2.5);
 }
 
 }  // namespace
