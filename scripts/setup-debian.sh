@@ -37,8 +37,11 @@ packages=(
   python3-yaml
   # bench --hdr-log's test decodes the log with hdr-histogram-js (tests/hdr-js/setup.sh installs
   # it from the npm registry into tests/hdr-js/node_modules)
-  nodejs npm
+  nodejs
 )
+# npm for that set-up: Debian's, unless one is already there (NodeSource's nodejs package bundles
+# npm and conflicts with Debian's).
+command -v npm >/dev/null || packages+=(npm)
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
 if [[ ${1:-} == --bench ]]; then
