@@ -9,6 +9,8 @@ packages=(
   liburing-dev libcli11-dev libfmt-dev nlohmann-json3-dev
   # STAMP's authenticated mode: HMAC-SHA-256 from OpenSSL's libcrypto (src/stamp/hmac.cpp)
   libssl-dev
+  # bench --hdr-log deflates HdrHistogram's encoding
+  zlib1g-dev
   # tests
   libgtest-dev python3 procps iproute2
   # clang preset, sanitizers and fuzzing
@@ -46,7 +48,15 @@ packages=(
   # Scapy's STAMP layer (scapy.contrib.stamp): the independent peer of the STAMP interop tests
   # (tests/integration/stamp_scapy.py)
   python3-scapy
+  # tests/dist/k8s_test.py parses deploy/k8s's manifests
+  python3-yaml
+  # bench --hdr-log's test decodes the log with hdr-histogram-js (tests/hdr-js/setup.sh installs
+  # it from the npm registry into tests/hdr-js/node_modules)
+  nodejs
 )
+# npm for that set-up: Debian's, unless one is already there (NodeSource's nodejs package bundles
+# npm and conflicts with Debian's).
+command -v npm >/dev/null || packages+=(npm)
 # With --bench, also what bench/compare needs: the peers it measures netecho against (Asio's
 # examples ship in libasio-doc and are built at benchmark time), taskset, strace and perf.
 if [[ ${1:-} == --bench ]]; then
@@ -59,7 +69,13 @@ for p in "${packages[@]}"; do
   [[ $status == "install ok installed" ]] || missing+=("$p")
 done
 
+# Test-only, not from Debian: hdr-histogram-js, the independent decoder of bench --hdr-log.
+hdr_js() {
+  bash "$(dirname "$0")/../tests/hdr-js/setup.sh"
+}
+
 if ((${#missing[@]} == 0)); then
+  hdr_js
   exit 0
 fi
 
@@ -72,3 +88,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+hdr_js

@@ -5,6 +5,7 @@
 #include "cli/common.hpp"
 #include "cli/errors.hpp"
 #include "client/bench/bench.hpp"
+#include "client/bench/merge.hpp"
 #include "io/probe.hpp"
 #include "net/error.hpp"
 
@@ -82,10 +83,56 @@ CLI::App* register_bench(CLI::App& app, BenchArgs& args) {
       ->type_name("FILE");
   cmd->add_option("--plot", args.plot, "write the latency-by-percentile chart as SVG")
       ->type_name("FILE.svg");
+  cmd->add_option("--hdr-log", args.hdr_log,
+                  "write the measured latencies as an HdrHistogram interval log (nanoseconds)")
+      ->type_name("FILE");
+
+  auto* merge = cmd->add_subcommand(
+      "merge", "Merge the --json documents of several runs (hosts, processes) into one result");
+  merge->footer(
+      "The latency histograms merge bucket by bucket (the percentiles are those of one run\n"
+      "that recorded everything), counts add up, rates are over the union of the runs'\n"
+      "measured windows, and each run's errors are kept under its file name. Runs of another\n"
+      "transport, message size or loop (open, closed) are refused. Exit 0: merged, and no\n"
+      "run had errors; 1: a run had errors, or a document cannot be read or merged.");
+  merge->add_option("FILE", args.merge_inputs, "bench --json documents ('-': standard input)")
+      ->required()
+      ->type_name("FILE");
+  merge->add_option("--json", args.merge_json, "write the merged result as JSON ('-': stdout)")
+      ->type_name("FILE");
+  merge->add_option("--plot", args.merge_plot, "write the merged latency-by-percentile chart")
+      ->type_name("FILE.svg");
   return cmd;
 }
 
+namespace {
+
+// The chart is SVG only: a .png name would get SVG bytes under a PNG name.
+const std::string& plot_path_or_throw(const std::string& path) {
+  if (!path.empty() && !path.ends_with(".svg")) {
+    throw cli::ConfigError(
+        fmt::format("--plot: '{}': the chart is written as SVG only, so the name must end in .svg "
+                    "(rsvg-convert makes a PNG of it)",
+                    path),
+        cli::kExitUsage);
+  }
+  return path;
+}
+
+int run_bench_merge(const BenchArgs& args) {
+  client::BenchMergeOptions o;
+  o.inputs = args.merge_inputs;
+  o.json_path = args.merge_json;
+  o.plot_path = plot_path_or_throw(args.merge_plot);
+  return exit_code(client::run_bench_merge(o, stdout, stderr));
+}
+
+}  // namespace
+
 int run_bench(const BenchArgs& args) {
+  if (!args.merge_inputs.empty()) {
+    return run_bench_merge(args);
+  }
   client::BenchOptions o;
   o.target = parse_target_or_throw(args.target, "target");
   o.connections = args.connections;
@@ -132,15 +179,8 @@ int run_bench(const BenchArgs& args) {
   o.backend = choose_backend_or_throw(args.backend);
   o.addresses = resolve_target_or_throw(o.target, args.family.family(), cli::kExitFailure);
   o.json_path = args.json;
-  // The chart is SVG only: a .png name would get SVG bytes under a PNG name.
-  if (!args.plot.empty() && !args.plot.ends_with(".svg")) {
-    throw cli::ConfigError(
-        fmt::format("--plot: '{}': the chart is written as SVG only, so the name must end in .svg "
-                    "(rsvg-convert makes a PNG of it)",
-                    args.plot),
-        cli::kExitUsage);
-  }
-  o.plot_path = args.plot;
+  o.plot_path = plot_path_or_throw(args.plot);
+  o.hdr_log_path = args.hdr_log;
   return exit_code(client::run_bench(o, stdout, stderr));
 }
 

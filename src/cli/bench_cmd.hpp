@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -27,7 +28,12 @@ struct BenchArgs {
   std::string timeout = "2s";
   std::string json;
   std::string plot;
+  std::string hdr_log;
   std::string backend = "auto";
+  // bench merge: the documents to merge, and where the merge goes.
+  std::vector<std::string> merge_inputs;
+  std::string merge_json;
+  std::string merge_plot;
 };
 
 CLI::App* register_bench(CLI::App& app, BenchArgs& args);

@@ -1,6 +1,8 @@
 #include "client/histogram.hpp"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace netecho::client {
 
@@ -43,6 +45,45 @@ void Histogram::merge(const Histogram& other) noexcept {
   saturated_ += other.saturated_;
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
+}
+
+Histogram Histogram::rebuild(
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>>& buckets, const Summary& summary) {
+  Histogram h;
+  std::uint64_t total = 0;
+  for (const auto& [lowest, count] : buckets) {
+    const std::size_t index = bucket_index(lowest);
+    if (lowest > kHighestTrackableNs || bucket_lowest(index) != lowest) {
+      throw std::invalid_argument("bucket " + std::to_string(lowest) +
+                                  " ns: no bucket starts there");
+    }
+    h.counts_[index] += count;
+    total += count;
+  }
+  if (total != summary.count) {
+    throw std::invalid_argument("the buckets hold " + std::to_string(total) +
+                                " samples, the count says " + std::to_string(summary.count));
+  }
+  if (total == 0) return h;
+  if (summary.min > summary.max || h.counts_[bucket_index(summary.min)] == 0 ||
+      h.counts_[bucket_index(summary.max)] == 0 || summary.saturated > total ||
+      !(summary.stddev >= 0)) {
+    throw std::invalid_argument("min, max, saturated or stddev disagree with the buckets");
+  }
+  h.count_ = total;
+  h.saturated_ = summary.saturated;
+  h.min_ = summary.min;
+  h.max_ = summary.max;
+  // Shifted by the mean, the running sums are 0 and n * variance (see shift_).
+  const auto n = static_cast<long double>(total);
+  h.shift_ = static_cast<long double>(summary.mean);
+  h.sum_ = 0;
+  h.sum_sq_ = n * static_cast<long double>(summary.stddev) * static_cast<long double>(summary.stddev);
+  return h;
+}
+
+Histogram::Summary Histogram::summary() const noexcept {
+  return {count(), saturated(), min(), max(), mean(), stddev()};
 }
 
 void Histogram::reset() noexcept {

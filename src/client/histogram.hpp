@@ -63,6 +63,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace netecho::client {
@@ -171,6 +172,26 @@ class Histogram {
     sum_ += offset * weight;
     sum_sq_ += offset * offset * weight;
   }
+
+  // The exact figures kept beside the bucket counts: what, with for_each_bucket(), a document
+  // must hold to rebuild the histogram (bench's JSON, docs/BENCH.md).
+  struct Summary {
+    std::uint64_t count;
+    std::uint64_t saturated;
+    std::uint64_t min;
+    std::uint64_t max;
+    double mean;
+    double stddev;
+  };
+
+  // Rebuilds a histogram from its non-empty buckets, given as {lowest_ns, count} in any order,
+  // and its summary: the inverse of for_each_bucket() and the accessors, so that histograms
+  // written by separate processes merge bucket by bucket, exactly as if one had recorded
+  // everything (mean and stddev up to floating-point rounding). Throws std::invalid_argument,
+  // naming the offending figure, when a lowest_ns starts no bucket or the parts disagree.
+  static Histogram rebuild(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& buckets,
+                           const Summary& summary);
+  Summary summary() const noexcept;
 
   // Adds all samples of `other` to this histogram. The result is the same
   // as if every sample of both had been recorded into one histogram (up to

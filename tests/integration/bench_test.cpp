@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cmath>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -27,6 +29,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "netns.hpp"
 #include "terminal.hpp"
 
 namespace netecho::test {
@@ -945,6 +948,212 @@ TEST(Bench, UsageErrors) {
   const auto unwritable = bench({"tcp://127.0.0.1:9", "--json", "/nonexistent/dir/x.json"});
   EXPECT_EQ(unwritable.exit_code, 1);
   EXPECT_NE(unwritable.err.find("/nonexistent/dir/x.json"), std::string::npos) << unwritable.err;
+}
+
+// ------------------------------------------------------------------------------ bench merge
+
+// The sample of nearest rank ceil(p / 100 * n) lies in the bucket it names: from its lowest
+// value up to the next bucket's. Computed here from the summed bucket counts alone.
+std::pair<std::uint64_t, std::uint64_t> bucket_of_rank(
+    const std::map<std::uint64_t, std::uint64_t>& buckets, std::uint64_t rank) {
+  std::uint64_t cumulative = 0;
+  for (auto it = buckets.begin(); it != buckets.end(); ++it) {
+    cumulative += it->second;
+    if (cumulative >= rank) {
+      const std::uint64_t lowest = it->first;
+      // The bucket's width: 1 below 256 ns, then 2^(bit width - 8).
+      const int width_bits = std::max(0, static_cast<int>(std::bit_width(lowest)) - 8);
+      return {lowest, lowest + (std::uint64_t{1} << width_bits) - 1};
+    }
+  }
+  return {0, 0};
+}
+
+TEST(Bench, MergeOfTwoRealRunsEqualsOneHistogramOfBoth) {
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  const std::string where = target("tcp", server.port("tcp"));
+  TempFile a(".json");
+  TempFile b(".json");
+  TempFile merged(".json");
+  TempFile svg(".svg");
+  // One after the other: the arguments of one call are evaluated in no set order.
+  const auto ra = bench({where, "-c", "2", "-n", "3000", "-t", "1", "--json", a.path()});
+  expect_clean(ra, a.parse());
+  const auto rb = bench({where, "-c", "3", "-n", "5000", "-t", "1", "--json", b.path()});
+  expect_clean(rb, b.parse());
+  const auto r = bench({"merge", a.path(), b.path(), "--json", merged.path(), "--plot", svg.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json da = a.parse();
+  const json db = b.parse();
+  const json m = merged.parse();
+
+  std::map<std::uint64_t, std::uint64_t> both;
+  for (const json* d : {&da, &db}) {
+    for (const auto& bucket : (*d)["latency_ns"]["buckets"]) {
+      both[u64(bucket[0])] += u64(bucket[1]);
+    }
+  }
+  std::map<std::uint64_t, std::uint64_t> got;
+  for (const auto& bucket : m["latency_ns"]["buckets"]) {
+    got[u64(bucket[0])] += u64(bucket[1]);
+  }
+  EXPECT_EQ(got, both);
+  EXPECT_EQ(u64(m["latency_ns"]["count"]), 8000u);
+  EXPECT_EQ(u64(m["throughput"]["messages"]), 8000u);
+  EXPECT_EQ(u64(m["latency_ns"]["min"]),
+            std::min(u64(da["latency_ns"]["min"]), u64(db["latency_ns"]["min"])));
+  EXPECT_EQ(u64(m["latency_ns"]["max"]),
+            std::max(u64(da["latency_ns"]["max"]), u64(db["latency_ns"]["max"])));
+  for (const char* name : {"p50", "p90", "p99", "p99_9"}) {
+    const double p = name == std::string("p50")   ? 50
+                     : name == std::string("p90") ? 90
+                     : name == std::string("p99") ? 99
+                                                  : 99.9;
+    const auto rank = static_cast<std::uint64_t>(std::llround(p * 8000 / 100));
+    const auto [lo, hi] = bucket_of_rank(both, rank);
+    const std::uint64_t value = u64(m["latency_ns"][name]);
+    EXPECT_GE(value, lo) << name;
+    EXPECT_LE(value, hi) << name;
+  }
+  for (const char* field : {"messages_sent", "messages_received", "bytes_sent", "bytes_received"}) {
+    EXPECT_EQ(u64(m["wire"][field]), u64(da["wire"][field]) + u64(db["wire"][field])) << field;
+  }
+  EXPECT_EQ(u64(m["parameters"]["connections"]), 5u);
+  ASSERT_EQ(m["sources"].size(), 2u);
+  EXPECT_EQ(m["sources"][0]["source"], a.path());
+  EXPECT_EQ(m["sources"][1]["source"], b.path());
+  // The two runs ran one after the other: the rate is over both windows, not the span between.
+  const double window = da["run"]["elapsed_s"].get<double>() + db["run"]["elapsed_s"].get<double>();
+  EXPECT_NEAR(m["throughput"]["messages_per_s"].get<double>(), 8000 / window, 8000 / window * 1e-3);
+  EXPECT_NE(r.out.find("8,000 messages"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  Source    " + a.path() + ": errors none"), std::string::npos) << r.out;
+  EXPECT_NE(svg.text().find("id=\"latency\""), std::string::npos);
+}
+
+TEST(Bench, MergeRefusesDocumentsThatDoNotAddUp) {
+  Server server({"--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--udp-rate", "none",
+                 "--threads", "1"});
+  TempFile tcp(".json");
+  TempFile udp(".json");
+  TempFile other(".json");
+  const auto rt = bench({target("tcp", server.port("tcp")), "-c", "1", "-n", "200", "-t", "1",
+                         "--json", tcp.path()});
+  expect_clean(rt, tcp.parse());
+  const auto ru = bench({target("udp", server.port("udp")), "-c", "1", "-n", "200", "-t", "1",
+                         "--json", udp.path()});
+  expect_clean(ru, udp.parse());
+  auto r = bench({"merge", tcp.path(), udp.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "netecho bench merge: " + tcp.path() + " measured tcp and " + udp.path() +
+                       " measured udp: a merge needs one transport\n");
+  {
+    std::ofstream(other.path()) << R"({"schema": "netecho-ping/1"})";
+  }
+  r = bench({"merge", tcp.path(), other.path()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(other.path() + ": not a netecho bench document"), std::string::npos)
+      << r.err;
+  r = bench({"merge", tcp.path(), "/nonexistent/x.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "netecho bench merge: cannot read /nonexistent/x.json: No such file or "
+                   "directory\n");
+  r = bench({"merge"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+// ---------------------------------------------------------------------------- bench --hdr-log
+
+// The log decoded by hdr-histogram-js (tests/hdr-js, installed by scripts/setup-debian.sh), not
+// by netecho's code: the same count, and each of bench's percentiles in the bucket that
+// hdr-histogram-js reports for it. 20,000 messages: every percentile below names a whole rank,
+// so HdrHistogram's rounding of the rank and bench's ceiling agree.
+TEST(Bench, HdrLogDecodesWithHdrHistogramJs) {
+  const std::string js = std::string(NETECHO_SOURCE_DIR) + "/tests/hdr-js";
+  ASSERT_EQ(::access((js + "/node_modules/hdr-histogram-js/package.json").c_str(), R_OK), 0)
+      << "hdr-histogram-js is not installed: run scripts/setup-debian.sh (tests/hdr-js/setup.sh)";
+  Server server({"--tcp", "127.0.0.1:0", "--threads", "1"});
+  TempFile doc(".json");
+  TempFile log(".hlog");
+  const auto r = bench({target("tcp", server.port("tcp")), "-c", "4", "-n", "20000", "-t", "1",
+                        "--json", doc.path(), "--hdr-log", log.path()});
+  const json d = doc.parse();
+  expect_clean(r, d);
+  EXPECT_NE(log.text().find("#[StartTime: "), std::string::npos) << log.text();
+  EXPECT_NE(log.text().find("\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+                            "\"Interval_Compressed_Histogram\"\n"),
+            std::string::npos)
+      << log.text();
+  const auto decoded = run({"node", js + "/decode.js", log.path(), "50", "90", "99", "99.9",
+                            "99.99", "100"});
+  ASSERT_EQ(decoded.exit_code, 0) << decoded.err;
+  const json h = json::parse(decoded.out);
+  EXPECT_EQ(u64(h["intervals"]), 1u);
+  EXPECT_EQ(u64(h["total_count"]), u64(d["latency_ns"]["count"]));
+  EXPECT_EQ(u64(h["total_count"]), 20000u);
+  EXPECT_EQ(u64(h["significant_digits"]), 2u);
+  EXPECT_NEAR(h["start_time_s"].get<double>(), u64(d["started_unix_ns"]) / 1e9, 1e-3);
+  const std::pair<const char*, const char*> names[] = {
+      {"50", "p50"}, {"90", "p90"}, {"99", "p99"}, {"99.9", "p99_9"}, {"99.99", "p99_99"},
+      {"100", "max"}};
+  for (const auto& [p, name] : names) {
+    const json& got = h["percentiles"][p];
+    const std::uint64_t ours = u64(d["latency_ns"][name]);
+    EXPECT_GE(ours, u64(got["lowest"])) << "p" << p << ": hdr-histogram-js says " << got;
+    EXPECT_LE(ours, u64(got["highest"])) << "p" << p << ": hdr-histogram-js says " << got;
+  }
+}
+
+// --------------------------------------------------------------- several hosts, one server
+
+// Three bench processes, each in a namespace of its own (three client addresses on one segment),
+// against one server, at the same time: their documents merged by bench merge add up to the
+// server's own counters, message for message and byte for byte.
+TEST(Bench, RunsFromThreeHostsMergeToTheServersCounters) {
+  if (auto why = netns_unavailable()) {
+    GTEST_SKIP() << *why;
+  }
+  Netns srv("srv");
+  Segment lan("lan");
+  lan.attach(srv, "198.18.3.1/24");
+  std::vector<Netns> hosts;
+  for (int i = 0; i < 3; ++i) {
+    hosts.emplace_back("bench" + std::to_string(i));
+    lan.attach(hosts.back(), "198.18.3." + std::to_string(11 + i) + "/24");
+  }
+  Server server(Process::spawn(srv.wrap({netecho_bin(), "serve", "--tcp", "198.18.3.1:0",
+                                         "--threads", "1"})));
+  const std::string where = "tcp://198.18.3.1:" + std::to_string(server.port("tcp"));
+  std::vector<TempFile> docs;
+  std::vector<Process> runs;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    docs.emplace_back(".json");
+    runs.push_back(Process::spawn(hosts[i].wrap({netecho_bin(), "bench", where, "-c", "2", "-d",
+                                                 "1s", "-t", "1", "--json", docs[i].path()})));
+  }
+  for (auto& p : runs) {
+    EXPECT_EQ(p.wait(scaled(30s)), 0) << p.stderr_text();
+  }
+  std::vector<std::string> merge = {"merge"};
+  for (const auto& d : docs) merge.push_back(d.path());
+  TempFile merged(".json");
+  merge.insert(merge.end(), {"--json", merged.path()});
+  const auto r = bench(merge);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json m = merged.parse();
+  ASSERT_EQ(server.stop(SIGTERM), 0);
+  const auto seen = stopped_counters(server.process().stderr_text());
+  ASSERT_FALSE(seen.empty()) << server.process().stderr_text();
+  const json& wire = m["wire"];
+  EXPECT_EQ(seen.at("tcp_accepted"), 6u);
+  EXPECT_EQ(u64(m["run"]["connected"]), 6u);
+  EXPECT_EQ(seen.at("tcp_bytes_in"), u64(wire["bytes_sent"]));
+  EXPECT_EQ(seen.at("tcp_bytes_out"), u64(wire["bytes_received"]));
+  EXPECT_EQ(u64(wire["bytes_sent"]), u64(wire["messages_sent"]) * 64);
+  EXPECT_EQ(u64(wire["messages_received"]), u64(wire["messages_sent"]));
+  EXPECT_GT(u64(wire["messages_received"]), 0u);
+  ASSERT_EQ(m["sources"].size(), 3u);
+  // Three windows of about 1 s that overlap: the union is far from their 3 s sum.
+  EXPECT_LT(m["run"]["elapsed_s"].get<double>(), 2.5);
 }
 
 }  // namespace

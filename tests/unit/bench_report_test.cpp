@@ -115,7 +115,7 @@ TEST(BenchReport, JsonHoldsTheFigures) {
   r.options.rate = 5000;
   r.errors[static_cast<std::size_t>(ErrorKind::reset)] = 2;
   const auto doc = nlohmann::json::parse(report_json(r));
-  EXPECT_EQ(doc["schema"], "netecho-bench/1");
+  EXPECT_EQ(doc["schema"], "netecho-bench/2");
   EXPECT_EQ(doc["parameters"]["target"], "tcp://127.0.0.1:7000");
   EXPECT_EQ(doc["parameters"]["mode"], "open");
   EXPECT_EQ(doc["parameters"]["rate"], 5000.0);

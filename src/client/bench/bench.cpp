@@ -19,6 +19,7 @@
 
 #include "base/system.hpp"
 #include "base/duration.hpp"
+#include "client/bench/hdr_log.hpp"
 #include "client/bench/output_file.hpp"
 #include "client/bench/report.hpp"
 #include "client/bench/worker.hpp"
@@ -135,9 +136,7 @@ struct Plan {
   // Flow i runs on worker i % threads; in count mode the messages are shared out evenly.
   std::vector<std::vector<std::uint32_t>> ids;
   std::vector<std::vector<std::uint64_t>> quotas;
-  std::optional<OutputFile> json_file;  // none: no file, or standard output
-  std::optional<OutputFile> plot_file;
-  std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
+  ReportOutputs outputs;
   bool live = false;
 };
 
@@ -145,16 +144,12 @@ struct Plan {
 // comes resolved, in the options.
 std::optional<Plan> plan_run(const BenchOptions& o, std::FILE* out, std::FILE* err) {
   Plan p;
-  auto json_file = open_output(o.json_path, "--json", err);
-  auto plot_file = json_file ? open_output(o.plot_path, "--plot", err) : std::nullopt;
-  if (!json_file || !plot_file) {
+  auto outputs = open_report_outputs(o.json_path, o.plot_path, o.hdr_log_path, out, err);
+  if (!outputs) {
     return std::nullopt;
   }
-  p.json_file = std::move(*json_file);
-  p.plot_file = std::move(*plot_file);
-  // With the JSON on standard output, the human report moves to standard error.
-  p.report_out = o.json_path == "-" ? err : out;
-  p.live = o.live.value_or(::isatty(::fileno(p.report_out)) != 0 && o.json_path != "-");
+  p.outputs = std::move(*outputs);
+  p.live = o.live.value_or(::isatty(::fileno(p.outputs.report_out)) != 0 && o.json_path != "-");
 
   const base::FileLimit files = base::raise_open_file_limit();
   if (files.after < std::uint64_t{o.connections} + 32) {
@@ -264,8 +259,8 @@ void run_workers(const BenchOptions& o, const Plan& p, Run& run) {
       ++tick_index;
       const bool warming = next_tick_ns <= control.start_ns.load() + o.warmup.count();
       const std::string text = line.tick(workers, tick_index, 1.0, o.message_size, warming);
-      std::fputs(text.c_str(), p.report_out);
-      std::fflush(p.report_out);
+      std::fputs(text.c_str(), p.outputs.report_out);
+      std::fflush(p.outputs.report_out);
       next_tick_ns += 1'000'000'000;
     }
   }
@@ -325,30 +320,78 @@ BenchResult merge_results(const BenchOptions& o, const Plan& p, const Run& run) 
   r.elapsed = std::chrono::nanoseconds(std::max<std::int64_t>(0, end - measure_start));
   r.warmup_only = r.interrupted && stopped_ns < measure_start;
   const auto since_start = std::chrono::nanoseconds(to_ns(BenchClock::now()) - measure_start);
-  r.started_at =
-      base::format_utc(std::chrono::system_clock::now() -
-                  std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start));
+  const auto started = std::chrono::system_clock::now() -
+                       std::chrono::duration_cast<std::chrono::system_clock::duration>(since_start);
+  r.started_at = base::format_utc(started);
+  r.started_unix_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count();
   r.cpu_user_s = run.cpu_end.user - run.control.cpu_start.user;
   r.cpu_system_s = run.cpu_end.system - run.control.cpu_start.system;
   return r;
 }
 
-// ------------------------------------------------------------------------------------ write
+}  // namespace
 
-// The report, the JSON and the chart; the exit code.
-Outcome write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std::FILE* out,
-                  std::FILE* err) {
+Outcome run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
+  std::optional<Plan> plan = plan_run(o, out, err);
+  if (!plan) {
+    return Outcome::failed;
+  }
+  Run run(plan->threads);
+  run_workers(o, *plan, run);
+  for (const auto& f : run.failures) {
+    if (!f.empty()) {
+      complain(err, fmt::format("a worker thread failed: {}", f));
+      return Outcome::failed;
+    }
+  }
+  const BenchResult r = merge_results(o, *plan, run);
+  if (run.control.abort) {
+    complain(err, r.first_error.empty() ? "no connection could be made" : r.first_error);
+    return Outcome::failed;
+  }
+  return write_report(r, plan->outputs, out, err);
+}
+
+std::optional<ReportOutputs> open_report_outputs(const std::string& json_path,
+                                                const std::string& plot_path,
+                                                const std::string& hdr_log_path, std::FILE* out,
+                                                std::FILE* err) {
+  auto json_file = open_output(json_path, "--json", err);
+  auto plot_file = json_file ? open_output(plot_path, "--plot", err) : std::nullopt;
+  auto hdr_log_file = plot_file ? open_output(hdr_log_path, "--hdr-log", err) : std::nullopt;
+  if (!json_file || !plot_file || !hdr_log_file) {
+    return std::nullopt;
+  }
+  ReportOutputs outputs;
+  outputs.json_path = json_path;
+  outputs.plot_path = plot_path;
+  outputs.hdr_log_path = hdr_log_path;
+  outputs.json_file = std::move(*json_file);
+  outputs.plot_file = std::move(*plot_file);
+  outputs.hdr_log_file = std::move(*hdr_log_file);
+  // With the JSON on standard output, the human report moves to standard error.
+  outputs.report_out = json_path == "-" ? err : out;
+  return outputs;
+}
+
+Outcome write_report(const BenchResult& r, ReportOutputs& p, std::FILE* out, std::FILE* err) {
+  const BenchOptions& o = r.options;
   if (r.interrupted && ::isatty(::fileno(p.report_out)) != 0) {
     // The terminal has echoed "^C" where the cursor was: start the report on a line of its own.
     std::fputs("\n", p.report_out);
   }
   print_report(r, p.report_out);
   bool written = true;
-  if (!o.json_path.empty()) {
-    written = write_output(report_json(r), o.json_path, p.json_file, out, err) && written;
+  if (!p.json_path.empty()) {
+    written = write_output(report_json(r), p.json_path, p.json_file, out, err) && written;
   }
-  if (!o.plot_path.empty()) {
-    written = write_output(report_svg(r), o.plot_path, p.plot_file, out, err) && written;
+  if (!p.plot_path.empty()) {
+    written = write_output(report_svg(r), p.plot_path, p.plot_file, out, err) && written;
+  }
+  if (!p.hdr_log_path.empty()) {
+    written =
+        write_output(hdr_interval_log(r), p.hdr_log_path, p.hdr_log_file, out, err) && written;
   }
   if (r.error_total() != 0) {
     complain(err, fmt::format("{} error(s); the first: {}", group_digits(r.error_total()),
@@ -372,29 +415,6 @@ Outcome write_results(const BenchOptions& o, const BenchResult& r, Plan& p, std:
     return Outcome::failed;
   }
   return written ? Outcome::ok : Outcome::failed;
-}
-
-}  // namespace
-
-Outcome run_bench(const BenchOptions& o, std::FILE* out, std::FILE* err) {
-  std::optional<Plan> plan = plan_run(o, out, err);
-  if (!plan) {
-    return Outcome::failed;
-  }
-  Run run(plan->threads);
-  run_workers(o, *plan, run);
-  for (const auto& f : run.failures) {
-    if (!f.empty()) {
-      complain(err, fmt::format("a worker thread failed: {}", f));
-      return Outcome::failed;
-    }
-  }
-  const BenchResult r = merge_results(o, *plan, run);
-  if (run.control.abort) {
-    complain(err, r.first_error.empty() ? "no connection could be made" : r.first_error);
-    return Outcome::failed;
-  }
-  return write_results(o, r, *plan, out, err);
 }
 
 }  // namespace netecho::client

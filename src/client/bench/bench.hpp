@@ -52,6 +52,7 @@ struct BenchOptions {
   io::BackendChoice backend;  // chosen by the command layer
   std::string json_path;  // empty: no JSON; "-": standard output (the text report then goes to err)
   std::string plot_path;  // empty: no plot
+  std::string hdr_log_path;  // empty: no HdrHistogram interval log
   std::optional<bool> live;  // the per-second line; unset: only when out is a terminal
 };
 
@@ -60,13 +61,24 @@ std::size_t min_message_size(net::Transport transport) noexcept;
 // The largest: one UDP datagram, or 64 MiB on TCP.
 std::size_t max_message_size(net::Transport transport) noexcept;
 
-// Everything a report needs, merged over the worker threads.
+// One run's errors inside a merged result (`netecho bench merge`), named by where it came from.
+struct BenchSource {
+  std::string name;  // the document's file name
+  std::string address;
+  std::string started_at;
+  std::uint64_t errors[kErrorKinds] = {};
+  std::string first_error;
+};
+
+// Everything a report needs, merged over the worker threads (or, by `netecho bench merge`, over
+// several runs).
 struct BenchResult {
   BenchOptions options;
   std::string address;  // the address the first connection used ("127.0.0.1:7")
   std::string backend;  // "epoll", "io_uring"
   unsigned threads = 0;
   std::string started_at;    // UTC, ISO 8601, when the measurement began
+  std::int64_t started_unix_ns = 0;  // the same, in nanoseconds since the epoch
   bool interrupted = false;  // ended early by a signal
   bool warmup_only = false;  // interrupted before the measured window began
 
@@ -82,6 +94,7 @@ struct BenchResult {
   std::uint64_t abandoned = 0;  // in flight at the end, sent less than --timeout before it
   std::uint64_t unsent = 0;     // open loop: fell due in the measured window, never sent
   std::string first_error;      // the first error's details, if any
+  std::vector<BenchSource> sources;  // merged runs only: each run's own errors
 
   // Everything on the wire, warm-up and drain included: compare with the server's counters.
   std::uint64_t messages_sent = 0;

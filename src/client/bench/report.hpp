@@ -8,11 +8,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "client/bench/bench.hpp"
+#include "client/bench/output_file.hpp"
 #include "client/histogram.hpp"
+#include "client/outcome.hpp"
 
 namespace netecho::client {
 
@@ -46,7 +49,12 @@ void print_report(const BenchResult& r, std::FILE* out);
 // standard error.
 std::string bench_message(std::string_view message);
 
-// Every figure and the full percentile distribution, as a JSON document (docs/BENCH.md).
+// The JSON document's schema: its version changes whenever a field's meaning does. Version 2
+// added the bucket counts (so that documents merge exactly), started_unix_ns and sources.
+inline constexpr const char* kBenchSchema = "netecho-bench/2";
+
+// Every figure, the full percentile distribution and the bucket counts, as a JSON document
+// (docs/BENCH.md).
 std::string report_json(const BenchResult& r);
 
 // A self-contained SVG chart: latency (y, linear) against percentile (x at -log10(1 - p), so
@@ -54,6 +62,29 @@ std::string report_json(const BenchResult& r);
 // labels and a title holding the run's parameters. The series is one polyline with
 // id="latency", one point per entry of Histogram::distribution().
 std::string report_svg(const BenchResult& r);
+
+// Where a finished result goes: the human report, and the --json and --plot files (opened
+// before the run, so that a bad path fails at once; written whole or not at all).
+struct ReportOutputs {
+  std::string json_path;  // empty: none; "-": standard output
+  std::string plot_path;
+  std::string hdr_log_path;
+  std::optional<OutputFile> json_file;  // none: no file, or standard output
+  std::optional<OutputFile> plot_file;
+  std::optional<OutputFile> hdr_log_file;
+  std::FILE* report_out = nullptr;  // the human report: out, or err when the JSON takes out
+};
+
+// Opens the output files; nothing when one cannot be created (the reason is written to err).
+std::optional<ReportOutputs> open_report_outputs(const std::string& json_path,
+                                                const std::string& plot_path,
+                                                const std::string& hdr_log_path, std::FILE* out,
+                                                std::FILE* err);
+
+// Prints the report, writes the files, says on err what went wrong (errors, nothing measured,
+// --rate not reached) and returns the outcome: the end of a run of bench and of bench merge.
+Outcome write_report(const BenchResult& r, ReportOutputs& outputs, std::FILE* out,
+                     std::FILE* err);
 
 // "1,234,567"
 std::string group_digits(std::uint64_t n);

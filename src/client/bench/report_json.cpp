@@ -6,9 +6,31 @@
 #include "net/address.hpp"
 
 namespace netecho::client {
+namespace {
+
+using json = JsonDocument;  // keys in the documented order
+
+// The non-empty buckets as [lowest_ns, count] pairs: with the exact figures beside them, all
+// that `netecho bench merge` needs to rebuild the histogram (Histogram::rebuild).
+json buckets(const Histogram& h) {
+  json out = json::array();
+  h.for_each_bucket([&out](const Histogram::Bucket& b) { out.push_back({b.lowest_ns, b.count}); });
+  return out;
+}
+
+json error_counts(const std::uint64_t (&counts)[kErrorKinds]) {
+  std::uint64_t total = 0;
+  for (const std::uint64_t n : counts) total += n;
+  json errors = {{"total", total}};
+  for (std::size_t k = 0; k < kErrorKinds; ++k) {
+    errors[error_name(static_cast<ErrorKind>(k))] = counts[k];
+  }
+  return errors;
+}
+
+}  // namespace
 
 std::string report_json(const BenchResult& r) {
-  using json = JsonDocument;  // keys in the documented order
   const BenchOptions& o = r.options;
   json parameters = {
       {"target", net::to_string(o.target)},
@@ -35,6 +57,7 @@ std::string report_json(const BenchResult& r) {
   for (const auto& p : kReportPercentiles) {
     lat[p.json_name] = figure(h.percentile(p.percentile));
   }
+  lat["buckets"] = buckets(h);
   json distribution = json::array();
   for (const auto& point : h.distribution()) {
     distribution.push_back({{"percentile", point.percentile},
@@ -44,18 +67,25 @@ std::string report_json(const BenchResult& r) {
   const Histogram& c = r.connect;
   json connect = {{"count", c.count()},      {"min", c.min()},          {"mean", c.mean()},
                   {"p50", c.percentile(50)}, {"p90", c.percentile(90)}, {"p99", c.percentile(99)},
-                  {"max", c.max()}};
-  json errors = {{"total", r.error_total()}};
-  for (std::size_t k = 0; k < kErrorKinds; ++k) {
-    errors[error_name(static_cast<ErrorKind>(k))] = r.errors[k];
+                  {"max", c.max()},          {"stddev", c.stddev()},    {"saturated", c.saturated()},
+                  {"buckets", buckets(c)}};
+  json sources = json::array();
+  for (const BenchSource& s : r.sources) {
+    sources.push_back({{"source", s.name},
+                       {"address", s.address.empty() ? json(nullptr) : json(s.address)},
+                       {"started_at", s.started_at},
+                       {"errors", error_counts(s.errors)},
+                       {"first_error", s.first_error.empty() ? json(nullptr) : json(s.first_error)}});
   }
-  json doc = json_document("netecho-bench/1", r.started_at);
+  json doc = json_document(kBenchSchema, r.started_at);
   doc.update(json{
+      {"started_unix_ns", r.started_unix_ns},
       {"parameters", parameters},
       {"run",
        {{"elapsed_s", as_seconds(r.elapsed)},
         {"interrupted", r.interrupted},
-        {"connected", r.connected}}},
+        {"connected", r.connected},
+        {"buffer_exhaustions", r.buffer_exhaustions}}},
       {"throughput",
        {{"messages", r.messages},
         {"messages_per_s", r.messages_per_second()},
@@ -64,8 +94,9 @@ std::string report_json(const BenchResult& r) {
       {"latency_ns", lat},
       {"latency_distribution", distribution},
       {"connect_ns", connect},
-      {"errors", errors},
+      {"errors", error_counts(r.errors)},
       {"first_error", r.first_error.empty() ? json(nullptr) : json(r.first_error)},
+      {"sources", sources},
       {"udp", {{"reordered", r.reordered}, {"late", r.late}}},
       {"wire",
        {{"messages_sent", r.messages_sent},

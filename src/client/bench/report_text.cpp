@@ -29,6 +29,20 @@ std::string size_text(std::size_t bytes) {
   return fmt::format("{} B", bytes);
 }
 
+// "none", or "3: mismatch 1, timeout 2".
+std::string error_list(const std::uint64_t (&counts)[kErrorKinds]) {
+  std::uint64_t total = 0;
+  std::string kinds;
+  for (std::size_t k = 0; k < kErrorKinds; ++k) {
+    if (counts[k] != 0) {
+      kinds += fmt::format("{}{} {}", kinds.empty() ? " " : ", ",
+                           error_name(static_cast<ErrorKind>(k)), group_digits(counts[k]));
+      total += counts[k];
+    }
+  }
+  return total == 0 ? "none" : group_digits(total) + ":" + kinds;
+}
+
 }  // namespace
 
 std::string latency_text(std::uint64_t ns) {
@@ -240,19 +254,17 @@ void print_report(const BenchResult& r, std::FILE* out) {
   if (errors == 0) {
     s += entry("Errors", "none");
   } else {
-    std::string text = fmt::format("{}:", group_digits(errors));
-    const char* sep = " ";
-    for (std::size_t k = 0; k < kErrorKinds; ++k) {
-      if (r.errors[k] != 0) {
-        text += fmt::format("{}{} {}", sep, error_name(static_cast<ErrorKind>(k)),
-                            group_digits(r.errors[k]));
-        sep = ", ";
-      }
-    }
-    s += entry("Errors", text);
+    s += entry("Errors", error_list(r.errors));
     s += entry("First", r.first_error);
     if (const std::string hint = r.hint(); !hint.empty()) {
       s += entry("Hint", hint);
+    }
+  }
+  // A merge (bench merge) keeps each run's errors under its file name.
+  for (const BenchSource& source : r.sources) {
+    s += entry("Source", fmt::format("{}: errors {}", source.name, error_list(source.errors)));
+    if (!source.first_error.empty()) {
+      s += entry("", fmt::format("first: {}", source.first_error));
     }
   }
   std::fputs(s.c_str(), out);
