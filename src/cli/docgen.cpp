@@ -507,8 +507,9 @@ std::string md_cell(std::string_view text) {
   return out;
 }
 
-// Every visible option of every subcommand (and of netecho itself), one row each, in the
-// order --help lists them. docs/CLI.md holds a copy; tests/dist/cli_table_test.sh compares.
+// Every visible option of netecho, of every subcommand and of theirs (bench merge), one row
+// each, in the order --help lists them. docs/CLI.md holds a copy;
+// tests/dist/cli_table_test.sh compares.
 std::string flag_table(CLI::App& app) {
   std::string out =
       "| command | option | value | default | meaning |\n"
@@ -531,6 +532,9 @@ std::string flag_table(CLI::App& app) {
   rows(app, "netecho");
   for (const CLI::App* cmd : app.get_subcommands({})) {
     rows(*cmd, cmd->get_name());
+    for (const CLI::App* sub : cmd->get_subcommands({})) {  // bench merge
+      rows(*sub, cmd->get_name() + " " + sub->get_name());
+    }
   }
   return out;
 }

@@ -66,20 +66,31 @@ ConnectionLimits::Shard& ConnectionLimits::shard(const SourceKey& source) noexce
 }
 
 Admission ConnectionLimits::admit(const SourceKey& source) {
-  if (max_conns_ != 0) {
-    if (open_.fetch_add(1, std::memory_order_relaxed) >= max_conns_) {
-      open_.fetch_sub(1, std::memory_order_relaxed);
-      return Admission::over_max_conns;
-    }
-  } else {
-    open_.fetch_add(1, std::memory_order_relaxed);
+  if (admit_unknown() != Admission::admitted) {
+    return Admission::over_max_conns;
   }
+  const Admission a = admit_known(source);
+  if (a != Admission::admitted) {
+    release_unknown();
+  }
+  return a;
+}
+
+Admission ConnectionLimits::admit_unknown() {
+  const std::size_t before = open_.fetch_add(1, std::memory_order_relaxed);
+  if (max_conns_ != 0 && before >= max_conns_) {
+    open_.fetch_sub(1, std::memory_order_relaxed);
+    return Admission::over_max_conns;
+  }
+  return Admission::admitted;
+}
+
+Admission ConnectionLimits::admit_known(const SourceKey& source) {
   if (max_per_source_ != 0) {
     Shard& s = shard(source);
     const std::lock_guard lock(s.mutex);
     auto& count = s.counts[source];  // a new entry starts at 0, below any limit
     if (count >= max_per_source_) {
-      open_.fetch_sub(1, std::memory_order_relaxed);
       return Admission::over_per_ip;
     }
     ++count;
@@ -87,8 +98,10 @@ Admission ConnectionLimits::admit(const SourceKey& source) {
   return Admission::admitted;
 }
 
+void ConnectionLimits::release_unknown() noexcept { open_.fetch_sub(1, std::memory_order_relaxed); }
+
 void ConnectionLimits::release(const SourceKey& source) noexcept {
-  open_.fetch_sub(1, std::memory_order_relaxed);
+  release_unknown();
   if (max_per_source_ != 0) {
     Shard& s = shard(source);
     const std::lock_guard lock(s.mutex);

@@ -60,6 +60,15 @@ class ConnectionLimits {
   Admission admit(const SourceKey& source);
   void release(const SourceKey& source) noexcept;
 
+  // admit() in two steps, for a connection whose source is known only later (a PROXY header):
+  // admit_unknown() counts it against --max-conns at once, so a connection waiting for its
+  // header holds a descriptor within the cap; admit_known() then counts its source, or refuses
+  // it (and leaves the global count to release_unknown()). Admitted by both, it is released by
+  // release() like any other.
+  Admission admit_unknown();
+  Admission admit_known(const SourceKey& source);
+  void release_unknown() noexcept;
+
   std::size_t open() const noexcept { return open_.load(std::memory_order_relaxed); }
   std::size_t max_conns() const noexcept { return max_conns_; }
   std::size_t max_per_source() const noexcept { return max_per_source_; }

@@ -437,6 +437,12 @@ void Worker::await_header(std::size_t listener, int fd) {
     refuse(fd, listener, Guard::tcp_proxy_refused);
     return;
   }
+  // Within --max-conns from the start, so that connections waiting for their header cannot
+  // hold descriptors past it; the per-IP count waits for the client the header names.
+  if (shared_.limits.admit_unknown() != Admission::admitted) {
+    refuse(fd, listener, Guard::tcp_refused_max);
+    return;
+  }
   const io::Token token = conns_.acquire();
   Connection& conn = conns_[token.slot];
   conn.listener = static_cast<std::uint32_t>(listener);
@@ -507,14 +513,11 @@ void Worker::start_session(io::Token token, const proxy::Header& header) {
   const net::SockAddr client = header.has_addresses ? header.source : conn.proxy;
   const SourceKey source =
       shared_.limits.tracks_sources() ? SourceKey::from(client) : SourceKey{};
-  const Admission admission = shared_.limits.admit(source);
-  if (admission != Admission::admitted) {
+  if (shared_.limits.admit_known(source) != Admission::admitted) {
+    shared_.limits.release_unknown();
     --open_;
     conns_.release(token.slot);
-    refuse(fd, listener,
-           admission == Admission::over_per_ip ? Guard::tcp_refused_per_ip
-                                               : Guard::tcp_refused_max,
-           &client);
+    refuse(fd, listener, Guard::tcp_refused_per_ip, &client);
     return;
   }
   conn.source = source;
@@ -544,6 +547,7 @@ void Worker::drop_awaiting(std::uint32_t slot, std::optional<Guard> why) {
   }
   loop_.backend().forget(conn.awaiting.get());
   net::close_with_reset(conn.awaiting.release());
+  shared_.limits.release_unknown();
   --open_;
   conns_.release(slot);
 }

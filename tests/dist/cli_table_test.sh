@@ -2,7 +2,7 @@
 # docs/CLI.md's flag table against the binary, both ways:
 #   - the table between its markers is exactly what netecho_docgen generated (cli-flags.md),
 #     so a changed option's text shows here;
-#   - for netecho and each subcommand, the flags `--help` lists are the flags the table's rows
+#   - for netecho, each subcommand and bench merge, the flags `--help` lists are the flags the table's rows
 #     for it list: none missing from the table, none in the table that --help lacks.
 #
 # usage: cli_table_test.sh NETECHO_BINARY DOC_DIR CLI_MD
@@ -34,11 +34,12 @@ table_flags() {
   printf '%s\n' "$table" | awk -F' [|] ' -v cmd="$1" '$1 == "| " cmd || $1 == "|" cmd {print $2}' |
     grep -oE '`-[^`]+`' | tr -d '`' | sort -u
 }
-for cmd in netecho serve send ping bench; do
+for cmd in netecho serve send ping bench "bench merge"; do
   if [[ $cmd == netecho ]]; then
     from_help=$(help_flags)
   else
-    from_help=$(help_flags "$cmd")
+    read -ra words <<<"$cmd"
+    from_help=$(help_flags "${words[@]}")
   fi
   from_table=$(table_flags "$cmd")
   [[ -n $from_help ]] || fail "netecho $cmd --help lists no flags"

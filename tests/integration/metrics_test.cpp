@@ -139,11 +139,14 @@ TEST_P(Metrics, KnownTrafficIsCountedExactlyPerListener) {
     ASSERT_EQ(client.udp_roundtrip(datagram), datagram);
   }
 
-  // io_uring counts a send at its completion, which may come after the client has the bytes.
+  // A send is counted once it returns (epoll) or completes (io_uring), either of which may come
+  // after the client has the bytes: wait for the sent counters too.
   const auto m = scrape_until(server, [&](const auto& s) {
     const auto udp_in = s.find(series("netecho_udp_datagrams_received_total", udp, "echo"));
+    const auto udp_out = s.find(series("netecho_udp_datagrams_sent_total", udp, "echo"));
     const auto tcp_out = s.find(series("netecho_tcp_sent_bytes_total", tcp, "echo"));
-    return udp_in != s.end() && udp_in->second == 6 && tcp_out != s.end() &&
+    return udp_in != s.end() && udp_in->second == 6 && udp_out != s.end() &&
+           udp_out->second == 5 && tcp_out != s.end() &&
            tcp_out->second == static_cast<double>(tcp_bytes);
   });
   const auto at = [&m](const std::string& key) {

@@ -142,6 +142,38 @@ TEST_P(ProxyTest, PerIpCapCountsTheRealClients) {
       << err;
 }
 
+// A connection waiting for its header holds a descriptor: it counts against --max-conns from
+// its accept, so balancers that open connections and send nothing cannot pass the cap.
+TEST_P(ProxyTest, ConnectionsWaitingForTheirHeaderCountAgainstMaxConns) {
+  // One worker: connections are accepted in the order they were made.
+  Server server = start({"--max-conns", "2", "--threads", "1", "--proxy-timeout", "60s"});
+  const std::uint16_t port = proxy_port(server);
+  Socket first = Socket::tcp("127.0.0.1", port);
+  first.send_all(to_bytes("PROXY "));  // begun, never ended
+  Socket second = Socket::tcp("127.0.0.1", port);
+  // The cap is full: a whole header with data behind it is refused, unechoed.
+  Socket third = Socket::tcp("127.0.0.1", port);
+  third.send_all(to_bytes(kV1 + "C"));
+  Socket::End end{};
+  EXPECT_TRUE(third.recv_until_end(end, scaled(std::chrono::milliseconds(5s))).empty());
+  EXPECT_EQ(end, Socket::End::reset);
+  // A waiting connection that ends gives its place back.
+  first.shutdown_write();
+  EXPECT_TRUE(first.recv_to_eof().empty());
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    Socket next = Socket::tcp("127.0.0.1", port);
+    next.send_all(to_bytes(kV1 + "D"));
+    served = next.recv_exact(1, scaled(std::chrono::milliseconds(5s))) == to_bytes("D");
+  }
+  EXPECT_TRUE(served);
+  second.shutdown_write();  // else the drain would wait for its header
+  EXPECT_TRUE(second.recv_to_eof().empty());
+  const auto counts = stop_and_count(server);
+  EXPECT_GE(counts.at("tcp_refused_max"), 1u);
+  EXPECT_EQ(counts.at("tcp_accepted"), 1u);
+}
+
 // Sends bytes as the start of a connection and expects it closed without a byte of echo.
 void expect_closed_unechoed(std::uint16_t port, const std::string& bytes) {
   Socket s = Socket::tcp("127.0.0.1", port);
