@@ -139,8 +139,11 @@ void Netns::destroy() noexcept {
   name_.clear();
 }
 
+// nsenter, not `ip netns exec`: that also makes a mount namespace and remounts /sys, which
+// fails where / is not a mount point (a chroot, such as a fresh Debian root made with
+// debootstrap), and nothing here needs more than the network namespace.
 std::vector<std::string> Netns::wrap(const std::vector<std::string>& argv) const {
-  std::vector<std::string> out{"ip", "netns", "exec", name_};
+  std::vector<std::string> out{"nsenter", "--net=/run/netns/" + name_, "--"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
 }

@@ -31,7 +31,8 @@ class Netns {
   Netns& operator=(const Netns&) = delete;
 
   const std::string& name() const { return name_; }
-  // argv prefixed with `ip netns exec NAME`, to start a process inside (Process::spawn).
+  // argv prefixed with `nsenter --net=/run/netns/NAME --`, to start a process inside
+  // (Process::spawn).
   std::vector<std::string> wrap(const std::vector<std::string>& argv) const;
   // Runs argv inside the namespace to completion; throws, with the command and its stderr,
   // when it fails. For set-up commands (ip addr, ip link, sysctl).
