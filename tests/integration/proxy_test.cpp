@@ -151,9 +151,9 @@ TEST_P(ProxyTest, ConnectionsWaitingForTheirHeaderCountAgainstMaxConns) {
   Socket first = Socket::tcp("127.0.0.1", port);
   first.send_all(to_bytes("PROXY "));  // begun, never ended
   Socket second = Socket::tcp("127.0.0.1", port);
-  // The cap is full: a whole header with data behind it is refused, unechoed.
+  // The cap is full: the third is reset at once, before a byte is read (admitted, it would
+  // wait for its header for the whole --proxy-timeout instead).
   Socket third = Socket::tcp("127.0.0.1", port);
-  third.send_all(to_bytes(kV1 + "C"));
   Socket::End end{};
   EXPECT_TRUE(third.recv_until_end(end, scaled(std::chrono::milliseconds(5s))).empty());
   EXPECT_EQ(end, Socket::End::reset);
@@ -163,7 +163,11 @@ TEST_P(ProxyTest, ConnectionsWaitingForTheirHeaderCountAgainstMaxConns) {
   bool served = false;
   for (int attempt = 0; attempt < 50 && !served; ++attempt) {
     Socket next = Socket::tcp("127.0.0.1", port);
-    next.send_all(to_bytes(kV1 + "D"));
+    try {
+      next.send_all(to_bytes(kV1 + "D"));
+    } catch (const std::exception&) {
+      continue;  // refused (reset) before the send: the place is not back yet
+    }
     served = next.recv_exact(1, scaled(std::chrono::milliseconds(5s))) == to_bytes("D");
   }
   EXPECT_TRUE(served);
