@@ -6,19 +6,53 @@
 
 namespace netecho::service {
 
-void reflect_tlvs(std::span<const std::byte> area, std::span<std::byte> out) noexcept {
+void reflect_tlvs(std::span<const std::byte> area, std::span<std::byte> out,
+                  bool hmac_known) noexcept {
   if (!area.empty()) {
     std::memcpy(out.data(), area.data(), area.size());
   }
   stamp::TlvReader reader(area);
   while (auto tlv = reader.next()) {
-    if (tlv->type != static_cast<std::uint8_t>(stamp::TlvType::extra_padding)) {
+    const bool known = tlv->type == static_cast<std::uint8_t>(stamp::TlvType::extra_padding) ||
+                       (hmac_known && tlv->type == static_cast<std::uint8_t>(stamp::TlvType::hmac));
+    if (!known) {
       out[tlv->offset] |= std::byte{stamp::kTlvUnrecognized};
     }
   }
   if (auto at = reader.malformed()) {
     out[*at] |= std::byte{stamp::kTlvMalformed};
   }
+}
+
+bool reflect_hmac_tlv(const stamp::HmacKey& key, std::span<const std::byte> in,
+                      std::span<std::byte> out) noexcept {
+  constexpr stamp::Auth a = stamp::Auth::authenticated;
+  const std::size_t base = stamp::base_size(a);
+  const auto area = in.subspan(base);
+  const auto integrity = std::byte{stamp::kTlvIntegrity};
+  const stamp::HmacTlvPlace place = stamp::find_hmac_tlv(area);
+  switch (place.state) {
+    case stamp::HmacTlvState::no_tlvs:
+      return true;
+    case stamp::HmacTlvState::missing: {
+      stamp::TlvReader reader(area);
+      while (auto tlv = reader.next()) {
+        out[base + tlv->offset] |= integrity;
+      }
+      return false;
+    }
+    case stamp::HmacTlvState::invalid:
+      out[base + place.offset] |= integrity;
+      return false;
+    case stamp::HmacTlvState::in_place:
+      break;
+  }
+  const bool ok = stamp::verify_tlvs(key, in, a, place.offset);
+  if (!ok) {
+    out[base + place.offset] |= integrity;
+  }
+  stamp::sign_tlvs(key, out, a, place.offset);
+  return ok;
 }
 
 std::uint32_t StampReflector::next_seq(const StampArrival& arrival, std::uint16_t ssid) {
@@ -76,7 +110,10 @@ StampReply StampReflector::reflect(std::span<const std::byte> in, const StampArr
     std::memcpy(out.data(), short_out.data(), in.size());
   } else {
     stamp::write_reflector(reply, a, out);
-    reflect_tlvs(in.subspan(base), out.subspan(base, in.size() - base));
+    reflect_tlvs(in.subspan(base), out.subspan(base, in.size() - base), config_.key.has_value());
+    if (config_.key) {
+      reflect_hmac_tlv(*config_.key, in, out.first(in.size()));
+    }
   }
   // T3 last: only the HMAC (which covers it) is computed after it.
   stamp::write_reflector_timestamp(stamp::encode_timestamp(now(), config_.format), a, out);

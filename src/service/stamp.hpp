@@ -82,9 +82,20 @@ class StampReflector {
 };
 
 // Reflects the TLVs of area into out (as large as area), as RFC 8972 §4 asks of a reflector
-// that knows only Extra Padding: a known TLV is copied, an unknown one copied with its U flag
-// set, and a malformed one (and everything after it) copied with its M flag set where its
-// header fits. Bytes after the last TLV (padding) are copied as they are.
-void reflect_tlvs(std::span<const std::byte> area, std::span<std::byte> out) noexcept;
+// that knows only Extra Padding, and the HMAC TLV when hmac_known (authenticated mode): a known
+// TLV is copied, an unknown one copied with its U flag set, and a malformed one (and everything
+// after it) copied with its M flag set where its header fits. Bytes after the last TLV
+// (padding) are copied as they are.
+void reflect_tlvs(std::span<const std::byte> area, std::span<std::byte> out,
+                  bool hmac_known = false) noexcept;
+
+// RFC 8972 §4.8 in authenticated mode, on a reply whose TLVs reflect_tlvs has written: checks
+// the request's HMAC TLV and writes the reply's own, over the reply's Sequence Number and TLVs.
+// When the check fails (a wrong HMAC, an HMAC TLV out of place or twice), the reply's HMAC TLV
+// gets the I flag (integrity failed), still signed, so the sender can trust the flag; when the
+// request has TLVs but no HMAC TLV, every TLV gets the I flag (there is no HMAC TLV to carry
+// it, and a reply is as large as its request). Returns whether the TLVs passed.
+bool reflect_hmac_tlv(const stamp::HmacKey& key, std::span<const std::byte> in,
+                      std::span<std::byte> out) noexcept;
 
 }  // namespace netecho::service

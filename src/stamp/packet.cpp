@@ -196,4 +196,27 @@ std::optional<Tlv> TlvReader::next() noexcept {
   return t;
 }
 
+HmacTlvPlace find_hmac_tlv(std::span<const std::byte> area) noexcept {
+  constexpr auto kHmacType = static_cast<std::uint8_t>(TlvType::hmac);
+  constexpr auto kPaddingType = static_cast<std::uint8_t>(TlvType::extra_padding);
+  std::optional<std::size_t> hmac;  // the first HMAC TLV's offset
+  bool any = false;
+  bool invalid = false;
+  TlvReader reader(area);
+  while (auto tlv = reader.next()) {
+    any = true;
+    if (tlv->type == kHmacType) {
+      invalid = invalid || hmac.has_value() || tlv->value.size() != kHmacSize;
+      hmac = hmac.value_or(tlv->offset);
+    } else if (hmac && tlv->type != kPaddingType) {
+      invalid = true;
+    }
+  }
+  if (hmac) {
+    invalid = invalid || reader.malformed().has_value();
+    return {invalid ? HmacTlvState::invalid : HmacTlvState::in_place, *hmac};
+  }
+  return {any || reader.malformed() ? HmacTlvState::missing : HmacTlvState::no_tlvs, 0};
+}
+
 }  // namespace netecho::stamp

@@ -143,6 +143,21 @@ class TlvReader {
   std::optional<std::size_t> malformed_;
 };
 
+// RFC 8972 §4.8: the HMAC TLV protects the TLVs before it. It must follow every other TLV but
+// Extra Padding, and hold kHmacSize bytes; a packet that breaks either fails its check.
+enum class HmacTlvState : std::uint8_t {
+  no_tlvs,    // nothing to protect
+  missing,    // TLVs, none of them an HMAC TLV
+  invalid,    // an HMAC TLV of another length, twice, or followed by a TLV other than Extra
+              // Padding or by a malformed one
+  in_place,   // one HMAC TLV where the RFC puts it
+};
+struct HmacTlvPlace {
+  HmacTlvState state = HmacTlvState::no_tlvs;
+  std::size_t offset = 0;  // of the first HMAC TLV's header, from the start of the TLV area
+};
+HmacTlvPlace find_hmac_tlv(std::span<const std::byte> area) noexcept;
+
 // Big-endian access, for the packet and its tests.
 std::uint16_t load16(std::span<const std::byte> in, std::size_t at) noexcept;
 std::uint32_t load32(std::span<const std::byte> in, std::size_t at) noexcept;

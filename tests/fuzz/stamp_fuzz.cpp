@@ -1,14 +1,16 @@
 // libFuzzer target: what a STAMP reflector reads from the network. Every datagram to
-// `serve --stamp` passes through the sender-packet reader, the HMAC check and the TLV walk; a
+// `serve --stamp` passes through the sender-packet reader, the HMAC checks and the TLV walk; a
 // hostile peer controls those bytes completely. The first byte picks the reflector's mode.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "service/stamp.hpp"
+#include "stamp/hmac.hpp"
 #include "stamp/packet.hpp"
 
 namespace {
@@ -28,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if ((data[0] & 4) != 0) {
     config.key = stamp::HmacKey(std::vector<std::byte>(8, std::byte{0x42}));
   }
+  const std::optional<stamp::HmacKey> config_key = config.key;
   service::StampReflector reflector(std::move(config));
   const std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data) + 1, size - 1);
   std::vector<std::byte> out(in.size());
@@ -44,8 +47,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (reply.size != in.size() || sender_seq != stamp::load32(in, 0)) {
       __builtin_trap();
     }
+    // Authenticated, the HMAC TLV's value is the reflector's own, and it must check.
+    std::size_t signed_from = in.size();
+    if (config_key && in.size() > base) {
+      const auto place = stamp::find_hmac_tlv(in.subspan(base));
+      if (place.state == stamp::HmacTlvState::in_place) {
+        signed_from = base + place.offset + stamp::kTlvHeader;
+        if (!stamp::verify_tlvs(*config_key, out, reflector.auth(), place.offset)) {
+          __builtin_trap();
+        }
+      }
+    }
     for (std::size_t i = base; i < in.size(); ++i) {
-      if (((out[i] ^ in[i]) & std::byte{0x1f}) != std::byte{0}) {
+      const bool hmac = i >= signed_from && i < signed_from + stamp::kHmacSize;
+      if (!hmac && ((out[i] ^ in[i]) & std::byte{0x1f}) != std::byte{0}) {
         __builtin_trap();
       }
     }

@@ -199,6 +199,62 @@ def authenticated(peer, key):
     print("ok other key: no reply")
 
 
+def tlv_hmac(key, seq_bytes, preceding):
+    """RFC 8972 §4.8: the HMAC TLV's value, over the packet's Sequence Number and every TLV
+    before it (headers included), HMAC-SHA-256 cut to 128 bits."""
+    return hmac.new(key, seq_bytes + preceding, hashlib.sha256).digest()[:16]
+
+
+def hmac_tlv(peer, key):
+    # Scapy has no layer for the HMAC TLV (type 8): it is Scapy's generic TLV layer with the
+    # RFC 8972 §4.8 figure's 16-byte value.
+    def request(seq, value_of=None, with_hmac=True):
+        base = bytearray(auth_sender(seq, 5, key)[:96])
+        preceding = bytes(STAMPTestTLV(flags=0, type=1, len=2, value=b"\xab\xcd") /
+                          STAMPTestTLV(flags=0, type=200, len=1, value=b"\x11"))
+        tlvs = preceding
+        if with_hmac:
+            value = (value_of or tlv_hmac)(key, bytes(base[:4]), preceding)
+            tlvs += bytes(STAMPTestTLV(flags=0, type=8, len=16, value=value))
+        return bytes(base) + hmac.new(key, bytes(base), hashlib.sha256).digest()[:16] + tlvs
+
+    def reply_tlvs(reply):
+        check("reply HMAC", reply[96:112],
+              hmac.new(key, reply[:96], hashlib.sha256).digest()[:16])
+        tlvs, rest = [], reply[112:]
+        while rest:
+            tlv = STAMPTestTLV(rest)
+            tlvs.append(tlv)
+            rest = rest[4 + tlv.len:]
+        return tlvs
+
+    # Flags are RFC 8972's bits from the most significant one: U 0x80, I 0x20.
+    data = request(31)
+    check("sender packet size", len(data), 112 + 6 + 5 + 20)
+    reply = peer.exchange(data)
+    check("reply size (symmetric)", len(reply), len(data))
+    tlvs = reply_tlvs(reply)
+    check("reflected TLVs (type, flags)", [(t.type, int(t.flags)) for t in tlvs],
+          [(1, 0), (200, 0x80), (8, 0)])
+    check("reply's HMAC TLV: over its sequence number and its own TLVs",
+          tlvs[2].value, tlv_hmac(key, reply[:4], reply[112:112 + 11]))
+
+    data = request(32, value_of=lambda k, s, p: tlv_hmac(b"not the key", s, p))
+    reply = peer.exchange(data)
+    check("reply size (symmetric)", len(reply), len(data))
+    tlvs = reply_tlvs(reply)
+    check("wrong HMAC TLV: reflected with I (type, flags)",
+          [(t.type, int(t.flags)) for t in tlvs], [(1, 0), (200, 0x80), (8, 0x20)])
+    check("its reply's HMAC TLV still signed",
+          tlvs[2].value, tlv_hmac(key, reply[:4], reply[112:112 + 11]))
+
+    data = request(33, with_hmac=False)
+    reply = peer.exchange(data)
+    tlvs = reply_tlvs(reply)
+    check("no HMAC TLV: I on every TLV (type, flags)",
+          [(t.type, int(t.flags)) for t in tlvs], [(1, 0x20), (200, 0xA0)])
+
+
 def truncated(peer):
     pkt = sender_bytes(Sender(seq=1, ssid=1))
     peer.no_reply(pkt[:40])  # 41 to 43 bytes: a TWAMP-Light sender's (twamp_light)
@@ -248,6 +304,10 @@ def main():
         with open(sys.argv[4], "rb") as f:
             key = f.read().rstrip(b"\n")
         authenticated(peer, key)
+    elif case == "hmac-tlv":
+        with open(sys.argv[4], "rb") as f:
+            key = f.read().rstrip(b"\n")
+        hmac_tlv(peer, key)
     elif case == "truncated":
         truncated(peer)
     elif case == "twamp-light":

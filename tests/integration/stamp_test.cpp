@@ -96,14 +96,31 @@ TEST_P(StampBackend, Ipv6) {
 INSTANTIATE_TEST_SUITE_P(Backends, StampBackend, ::testing::ValuesIn(backend_names()),
                          backend_test_name);
 
+// A reflector in authenticated mode with its key file and /metrics, for one test.
+struct AuthenticatedReflector {
+  KeyFile key{"a shared secret\n"};
+  Server server{{"--stamp", "127.0.0.1:0", "--stamp-auth-key", key.path(), "--metrics",
+                 "127.0.0.1:0"}};
+  std::uint16_t port = server.port("udp", "stamp");
+
+  long dropped_for(const std::string& reason) {
+    return metric(server, dropped(std::to_string(port), reason));
+  }
+};
+
 TEST(Stamp, AuthenticatedWrongHmacDroppedAndCounted) {
-  const KeyFile key("a shared secret\n");
-  Server server({"--stamp", "127.0.0.1:0", "--stamp-auth-key", key.path(), "--metrics",
-                 "127.0.0.1:0"});
-  const auto port = server.port("udp", "stamp");
-  run_case("authenticated", "127.0.0.1", port, {key.path()});
-  EXPECT_EQ(metric(server, dropped(std::to_string(port), "stamp_bad_hmac")), 2);
-  EXPECT_EQ(metric(server, dropped(std::to_string(port), "stamp_malformed")), 0);
+  AuthenticatedReflector r;
+  run_case("authenticated", "127.0.0.1", r.port, {r.key.path()});
+  EXPECT_EQ(r.dropped_for("stamp_bad_hmac"), 2);
+  EXPECT_EQ(r.dropped_for("stamp_malformed"), 0);
+}
+
+// RFC 8972 §4.8: the TLVs' own HMAC, checked and answered with the reflector's own; a wrong one
+// is answered with the I flag, not dropped.
+TEST(Stamp, AuthenticatedHmacTlvCheckedAndSigned) {
+  AuthenticatedReflector r;
+  run_case("hmac-tlv", "127.0.0.1", r.port, {r.key.path()});
+  EXPECT_EQ(r.dropped_for("stamp_bad_hmac"), 0);
 }
 
 TEST(Stamp, TruncatedDroppedAndCounted) {
@@ -114,13 +131,10 @@ TEST(Stamp, TruncatedDroppedAndCounted) {
 }
 
 TEST(Stamp, UnauthenticatedPacketToAnAuthenticatedReflectorIsMalformed) {
-  const KeyFile key("k");
-  Server server({"--stamp", "127.0.0.1:0", "--stamp-auth-key", key.path(), "--metrics",
-                 "127.0.0.1:0"});
-  const auto port = server.port("udp", "stamp");
-  Socket s = Socket::udp("127.0.0.1", port);
+  AuthenticatedReflector r;
+  Socket s = Socket::udp("127.0.0.1", r.port);
   EXPECT_FALSE(s.udp_roundtrip(Bytes(44), 300ms));
-  EXPECT_EQ(metric(server, dropped(std::to_string(port), "stamp_malformed")), 1);
+  EXPECT_EQ(r.dropped_for("stamp_malformed"), 1);
 }
 
 TEST(Stamp, TwampLightSenderGetsAReplyItReads) {

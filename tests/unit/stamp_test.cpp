@@ -1,9 +1,12 @@
 // STAMP's codec (stamp/) and the reflector's reply (service/stamp): the field layouts, the
-// timestamp formats, the Error Estimate, the HMAC, the TLVs, stateless and stateful.
+// timestamp formats, the Error Estimate, the HMAC, the TLVs and their HMAC TLV, stateless and
+// stateful.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -258,6 +261,119 @@ TEST(StampTlv, ZeroPaddingIsNotTlvs) {
   for (std::size_t i = 44; i < out.size(); ++i) {
     ASSERT_EQ(out[i], std::byte{0}) << i;
   }
+}
+
+// An authenticated request with TLVs: Extra Padding (AB CD), an unassigned type 200 (11), then
+// the HMAC TLV, whose value sign_tlvs writes when signed.
+std::vector<std::byte> authenticated_with_tlvs(const HmacKey& key, std::uint32_t seq,
+                                               bool tlvs_signed = true) {
+  auto p = sender(seq, 3, Auth::authenticated);
+  for (const std::uint8_t b : {0, 1, 0, 2, 0xAB, 0xCD, 0, 200, 0, 1, 0x11, 0, 8, 0, 16}) {
+    p.push_back(std::byte{b});
+  }
+  p.resize(p.size() + kHmacSize);
+  if (tlvs_signed) {
+    sign_tlvs(key, p, Auth::authenticated, 11);
+  }
+  sign(key, p);
+  return p;
+}
+
+std::vector<std::byte> hex(std::string_view h) {
+  std::vector<std::byte> out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
+    out.push_back(static_cast<std::byte>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
+TEST(StampHmacTlv, CoversTheSequenceNumberAndTheTlvsBeforeIt) {
+  const HmacKey key(bytes_of("s3cret"));
+  const auto p = authenticated_with_tlvs(key, 9);
+  // Python: hmac.new(b"s3cret", bytes.fromhex("00000009" "000100 02abcd" "00c8000111"),
+  // hashlib.sha256).digest()[:16]
+  const auto want = hex("83f4cbba16828fede2ce12f97ecf2c12");
+  const Hmac h = compute_tlv_hmac(key, p, Auth::authenticated, 11);
+  EXPECT_TRUE(std::equal(h.begin(), h.end(), want.begin(), want.end()));
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), p.begin() + 112 + 15));
+  EXPECT_TRUE(verify_tlvs(key, p, Auth::authenticated, 11));
+  EXPECT_FALSE(verify_tlvs(HmacKey(bytes_of("other")), p, Auth::authenticated, 11));
+}
+
+TEST(StampHmacTlv, MustFollowEveryTlvButExtraPadding) {
+  const auto state = [](std::initializer_list<std::uint8_t> area) {
+    std::vector<std::byte> a;
+    for (const std::uint8_t b : area) {
+      a.push_back(std::byte{b});
+    }
+    return find_hmac_tlv(a);
+  };
+  const std::uint8_t h = 8;
+  const std::uint8_t n = 16;
+  EXPECT_EQ(state({}).state, HmacTlvState::no_tlvs);
+  EXPECT_EQ(state({0, 0, 0, 0, 0}).state, HmacTlvState::no_tlvs);  // zero padding
+  EXPECT_EQ(state({0, 1, 0, 1, 0xAB}).state, HmacTlvState::missing);
+  const auto last = state({0, 1, 0, 0, 0, h, 0, n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                           14, 15, 16, 0, 1, 0, 1, 0xFF});  // Extra Padding may follow it
+  EXPECT_EQ(last.state, HmacTlvState::in_place);
+  EXPECT_EQ(last.offset, 4u);
+  // Another TLV after it; twice; a value not 16 bytes; a malformed TLV after it.
+  EXPECT_EQ(state({0, h, 0, n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 200,
+                   0, 0}).state, HmacTlvState::invalid);
+  EXPECT_EQ(state({0, h, 0, n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, h, 0,
+                   n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}).state,
+            HmacTlvState::invalid);
+  EXPECT_EQ(state({0, h, 0, 2, 1, 2}).state, HmacTlvState::invalid);
+  EXPECT_EQ(state({0, h, 0, n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0, 1, 0,
+                   9}).state, HmacTlvState::invalid);
+}
+
+TEST(StampReflector, AuthenticatedChecksTheHmacTlvAndSignsItsOwn) {
+  const HmacKey key(bytes_of("s3cret"));
+  StampConfig c;
+  c.mode = StampMode::stateful;  // the reply's sequence number (0) is not the request's (9)
+  c.key = key;
+  StampReflector r(std::move(c));
+  const auto in = authenticated_with_tlvs(key, 9);
+  std::vector<std::byte> out(in.size());
+  ASSERT_EQ(r.reflect(in, arrival(), out, fixed_now).verdict, StampVerdict::reply);
+  EXPECT_TRUE(verify(key, out));
+  EXPECT_EQ(std::to_integer<int>(out[112 + 6]), 0x80);  // type 200: U
+  EXPECT_EQ(std::to_integer<int>(out[112 + 11]), 0);    // the HMAC TLV: known, I clear
+  // Python: over the reply's sequence number 0 and its TLVs as reflected (type 200's U set).
+  const auto want = hex("4c1610753f1bf4c24f78f41b9eb984b8");
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), out.begin() + 112 + 15));
+}
+
+TEST(StampReflector, AWrongHmacTlvIsReflectedWithTheIntegrityFlag) {
+  const HmacKey key(bytes_of("s3cret"));
+  StampConfig c;
+  c.key = key;
+  StampReflector r(std::move(c));
+  // The base's HMAC is right, the TLVs' is not: RFC 8972 §4.8 answers, with I set.
+  auto in = authenticated_with_tlvs(key, 9, false);
+  std::vector<std::byte> out(in.size());
+  ASSERT_EQ(r.reflect(in, arrival(), out, fixed_now).verdict, StampVerdict::reply);
+  EXPECT_TRUE(verify(key, out));
+  EXPECT_EQ(std::to_integer<int>(out[112 + 11]), 0x20);  // I
+  EXPECT_TRUE(verify_tlvs(key, out, Auth::authenticated, 11));  // still signed
+  // TLVs and no HMAC TLV: I on every TLV.
+  in.resize(112 + 11);
+  sign(key, in);
+  out.assign(in.size(), std::byte{0});
+  ASSERT_EQ(r.reflect(in, arrival(), out, fixed_now).verdict, StampVerdict::reply);
+  EXPECT_EQ(std::to_integer<int>(out[112]), 0x20);
+  EXPECT_EQ(std::to_integer<int>(out[112 + 6]), 0x80 | 0x20);
+}
+
+TEST(StampTlv, UnauthenticatedTheHmacTlvIsUnrecognized) {
+  StampReflector r({});
+  auto in = with_tlvs({0, 8, 0, 16});
+  in.resize(in.size() + kHmacSize, std::byte{0x5A});
+  std::vector<std::byte> out(in.size());
+  ASSERT_EQ(r.reflect(in, arrival(), out, fixed_now).size, in.size());
+  EXPECT_EQ(std::to_integer<int>(out[44]), 0x80);  // U: no key to check it with
+  EXPECT_TRUE(std::equal(in.begin() + 48, in.end(), out.begin() + 48));
 }
 
 }  // namespace
