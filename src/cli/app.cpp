@@ -48,6 +48,7 @@ Commands build_app(CLI::App& app, Args& args) {
   commands.serve = register_serve(app, args.serve);
   commands.send = register_send(app, args.send);
   commands.ping = register_ping(app, args.ping);
+  commands.stamp = register_stamp(app, args.stamp);
   commands.bench = register_bench(app, args.bench);
   add_env_names(*commands.serve);
   return commands;

@@ -8,6 +8,7 @@
 #include "cli/ping_cmd.hpp"
 #include "cli/send_cmd.hpp"
 #include "cli/serve_cmd.hpp"
+#include "cli/stamp_cmd.hpp"
 
 namespace netecho::cli {
 
@@ -15,6 +16,7 @@ struct Args {
   ServeArgs serve;
   SendArgs send;
   PingArgs ping;
+  StampArgs stamp;
   BenchArgs bench;
 };
 
@@ -22,6 +24,7 @@ struct Commands {
   CLI::App* serve = nullptr;
   CLI::App* send = nullptr;
   CLI::App* ping = nullptr;
+  CLI::App* stamp = nullptr;
   CLI::App* bench = nullptr;
 };
 

@@ -2,6 +2,7 @@
 #include "cli/errors.hpp"
 
 #include <charconv>
+#include <csignal>
 #include <cmath>
 #include <limits>
 
@@ -188,6 +189,32 @@ io::BackendChoice choose_backend_or_throw(std::string_view name) {
     throw cli::ConfigError(choice.error(), cli::kExitFailure);
   }
   return std::move(choice).value();
+}
+
+std::chrono::nanoseconds parse_interval_or_throw(std::string_view text) {
+  const auto interval = parse_duration_or_throw(text, "-i/--interval");
+  if (interval < std::chrono::milliseconds(1)) {
+    throw ConfigError(fmt::format("-i/--interval: '{}' is shorter than the 1 ms minimum", text),
+                      kExitUsage);
+  }
+  return interval;
+}
+
+std::chrono::nanoseconds parse_probe_timeout_or_throw(std::string_view text) {
+  const auto timeout = parse_duration_or_throw(text, "-W/--timeout");
+  if (timeout <= std::chrono::nanoseconds(0)) {
+    throw ConfigError(fmt::format("-W/--timeout: '{}' must be more than 0", text), kExitUsage);
+  }
+  return timeout;
+}
+
+io::SignalFd open_stop_signals_or_throw() {
+  auto stop = io::SignalFd::open({SIGINT, SIGTERM});
+  if (!stop) {
+    throw ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),
+                      kExitUsage);
+  }
+  return std::move(stop).value();
 }
 
 }  // namespace netecho::cli

@@ -11,6 +11,7 @@
 
 #include "client/outcome.hpp"
 #include "io/probe.hpp"
+#include "io/signal_fd.hpp"
 #include "net/address.hpp"
 
 namespace netecho::cli {
@@ -19,6 +20,13 @@ namespace netecho::cli {
 net::Endpoint parse_endpoint_or_throw(std::string_view text, std::string_view flag);
 net::Target parse_target_or_throw(std::string_view text, std::string_view what);
 std::chrono::nanoseconds parse_duration_or_throw(std::string_view text, std::string_view flag);
+// The probing tools' (ping, stamp) schedule and patience, as ping(8) takes them:
+// -i/--interval, 1 ms at least, and -W/--timeout, more than 0.
+std::chrono::nanoseconds parse_interval_or_throw(std::string_view text);
+std::chrono::nanoseconds parse_probe_timeout_or_throw(std::string_view text);
+// SIGINT and SIGTERM as a descriptor a probing run watches, so that they end it in order (the
+// summary printed, the exit code by the usual rule); kept open for the run.
+io::SignalFd open_stop_signals_or_throw();
 // Bytes, with binary multiples: "64", "1k", "16KiB", "1M", "1MiB" (bench -s, ping -s).
 std::size_t parse_size_or_throw(std::string_view text, std::string_view flag);
 

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   auto* serve = commands.serve;
   auto* send = commands.send;
   auto* ping = commands.ping;
+  auto* stamp = commands.stamp;
   auto* bench = commands.bench;
   // Errors about serve's options name the environment variable when the value came from it.
   const auto env_named = [&](std::string message) {
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
     }
     if (ping->parsed()) {
       return cli::run_ping(args.ping);
+    }
+    if (stamp->parsed()) {
+      return cli::run_stamp(args.stamp);
     }
     if (bench->parsed()) {
       return cli::run_bench(args.bench);

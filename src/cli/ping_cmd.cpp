@@ -2,14 +2,12 @@
 
 #include <fmt/format.h>
 
-#include <csignal>
 #include <limits>
 
 #include "cli/common.hpp"
 #include "cli/errors.hpp"
 #include "client/ping/ping.hpp"
 #include "client/probe_frame.hpp"
-#include "io/signal_fd.hpp"
 #include "net/error.hpp"
 #include "service/datagram.hpp"
 
@@ -76,14 +74,8 @@ int run_ping(const PingArgs& args) {
   o.target = parse_target_or_throw(args.target, "target");
   const bool tcp = o.target.transport == net::Transport::tcp;
   o.count = args.count;
-  o.interval = parse_duration_or_throw(args.interval, "-i/--interval");
-  if (o.interval < std::chrono::milliseconds(1)) {
-    usage(fmt::format("-i/--interval: '{}' is shorter than the 1 ms minimum", args.interval));
-  }
-  o.timeout = parse_duration_or_throw(args.timeout, "-W/--timeout");
-  if (o.timeout <= std::chrono::nanoseconds(0)) {
-    usage(fmt::format("-W/--timeout: '{}' must be more than 0", args.timeout));
-  }
+  o.interval = parse_interval_or_throw(args.interval);
+  o.timeout = parse_probe_timeout_or_throw(args.timeout);
   if (args.deadline) {
     o.deadline = parse_duration_or_throw(*args.deadline, "-w/--deadline");
     if (*o.deadline <= std::chrono::nanoseconds(0)) {
@@ -113,12 +105,8 @@ int run_ping(const PingArgs& args) {
 
   // SIGINT and SIGTERM end the run in order: the loop sees the signal descriptor turn readable,
   // prints the summary and returns the exit code by the usual rule.
-  auto stop = io::SignalFd::open({SIGINT, SIGTERM});
-  if (!stop) {
-    throw cli::ConfigError(fmt::format("cannot set up signal handling: {}", stop.error().message()),
-                           cli::kExitUsage);
-  }
-  o.stop_fd = stop->fd();
+  const auto stop = open_stop_signals_or_throw();
+  o.stop_fd = stop.fd();
   return exit_code(client::run_ping(o, stdout, stderr));
 }
 

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
+#include "key_file.hpp"
 
 namespace netecho::test {
 namespace {
@@ -48,24 +49,6 @@ std::string dropped(const std::string& port, const std::string& reason) {
   return "netecho_udp_datagrams_dropped_total{listener=\"udp://127.0.0.1:" + port +
          "\",mode=\"stamp\",reason=\"" + reason + "\"}";
 }
-
-// A key file for the test's life.
-class KeyFile {
- public:
-  explicit KeyFile(const std::string& key) {
-    char name[] = "/tmp/netecho-stamp-key-XXXXXX";
-    const int fd = ::mkstemp(name);
-    EXPECT_GE(fd, 0);
-    path_ = name;
-    EXPECT_EQ(::write(fd, key.data(), key.size()), static_cast<ssize_t>(key.size()));
-    ::close(fd);
-  }
-  ~KeyFile() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class StampBackend : public BackendTest {};
 

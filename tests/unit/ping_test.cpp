@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "client/ping/report.hpp"
-#include "client/ping/stats.hpp"
+#include "client/probe_stats.hpp"
 #include "client/probe_frame.hpp"
 
 namespace netecho::client {

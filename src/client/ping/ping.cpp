@@ -78,10 +78,7 @@ Outcome Pinger::run() {
     return Outcome::failed;
   }
   print_summary();
-  if (o_.count && o_.deadline) {
-    return stats_.received >= *o_.count ? Outcome::ok : Outcome::failed;
-  }
-  return stats_.received > 0 ? Outcome::ok : Outcome::failed;
+  return probe_outcome(stats_, o_.count, o_.deadline.has_value());
 }
 
 void Pinger::print_summary() {
@@ -295,11 +292,8 @@ void Pinger::write_out(const std::string& text) {
   if (output_error_ != 0) {
     return;
   }
-  errno = 0;
-  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0) {
-    output_error_ = errno != 0 ? errno : EIO;
-    done_ = true;
-  }
+  output_error_ = write_flushed(out_, text);
+  done_ = done_ || output_error_ != 0;
 }
 
 }  // namespace ping_detail

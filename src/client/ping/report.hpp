@@ -10,17 +10,10 @@
 #include <optional>
 #include <string>
 
-#include "client/ping/stats.hpp"
+#include "client/probe_stats.hpp"
+#include "client/probe_report.hpp"
 
 namespace netecho::client {
-
-enum class ProbeEventType : std::uint8_t {
-  reply,      // answered within the timeout
-  duplicate,  // a further reply to an answered probe
-  late,       // a reply after the probe's timeout (or after its connection failed)
-  timeout,    // no reply within the timeout
-  error,      // a bad reply, a refused/reset/stalled connection, a failed send
-};
 
 struct ProbeEvent {
   ProbeEventType type = ProbeEventType::reply;
@@ -45,11 +38,6 @@ struct PingRunInfo {
   bool connect_per_probe = false;
   bool reverse = false;
 };
-
-// ping's time format: 3 decimals below 1 ms, 2 below 10, 1 below 100, none above.
-std::string format_rtt(std::chrono::nanoseconds d);
-// Milliseconds with 3 decimals, as in the summary ("0.041").
-std::string format_ms3(double ns);
 
 // "PING tcp://localhost:12345 (127.0.0.1:12345): 64 data bytes", wrapped.
 std::string header_line(const PingRunInfo& info);

@@ -20,7 +20,7 @@
 
 #include "client/ping/ping.hpp"
 #include "client/ping/report.hpp"
-#include "client/ping/stats.hpp"
+#include "client/probe_stats.hpp"
 #include "client/probe_frame.hpp"
 #include "io/loop.hpp"
 #include "net/address.hpp"

@@ -1,6 +1,7 @@
-#include "client/ping/stats.hpp"
+#include "client/probe_stats.hpp"
 
 #include <cassert>
+#include <cmath>
 
 namespace netecho::client {
 
@@ -138,6 +139,30 @@ double PingStats::loss_percent() const noexcept {
   }
   const std::uint64_t lost = transmitted > received ? transmitted - received : 0;
   return 100.0 * static_cast<double>(lost) / static_cast<double>(transmitted);
+}
+
+Outcome probe_outcome(const PingStats& stats, std::optional<std::uint64_t> count,
+                      bool deadline) noexcept {
+  if (count && deadline) {
+    return stats.received >= *count ? Outcome::ok : Outcome::failed;
+  }
+  return stats.received > 0 ? Outcome::ok : Outcome::failed;
+}
+
+void Jitter::add(std::chrono::nanoseconds delay) noexcept {
+  if (last_) {
+    const double d = std::abs(static_cast<double>((delay - *last_).count()));
+    jitter_ns_ += (d - jitter_ns_) / 16;
+    has_value_ = true;
+  }
+  last_ = delay;
+}
+
+std::optional<std::chrono::nanoseconds> Jitter::value() const noexcept {
+  if (!has_value_) {
+    return std::nullopt;
+  }
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(jitter_ns_));
 }
 
 }  // namespace netecho::client

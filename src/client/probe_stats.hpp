@@ -1,7 +1,7 @@
 #pragma once
-// The bookkeeping behind `netecho ping`, free of I/O so it can be tested alone: which probes
-// are in flight, what a reply means (answer, duplicate, late, out of order), when a probe has
-// timed out, and the run's counters and round-trip statistics.
+// The bookkeeping behind the probing tools (`netecho ping`, `netecho stamp`), free of I/O so it
+// can be tested alone: which probes are in flight, what a reply means (answer, duplicate, late,
+// out of order), when a probe has timed out, and the run's counters and round-trip statistics.
 
 #include <chrono>
 #include <cstddef>
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "client/histogram.hpp"
+#include "client/outcome.hpp"
 
 namespace netecho::client {
 
@@ -107,6 +108,25 @@ struct PingStats {
 
   // (transmitted - received) / transmitted in percent; 0 when nothing was sent.
   double loss_percent() const noexcept;
+};
+
+// ping(8)'s outcome, which every probing tool follows: ok when at least one probe was answered
+// in time (with both a count and a deadline: when count probes were), failed otherwise.
+Outcome probe_outcome(const PingStats& stats, std::optional<std::uint64_t> count,
+                      bool deadline) noexcept;
+
+// Interarrival jitter as RFC 3550 §6.4.1 estimates it: J += (|D| - J) / 16, where D is the
+// difference between the delays of two replies in a row (in the order they arrive).
+class Jitter {
+ public:
+  void add(std::chrono::nanoseconds delay) noexcept;
+  // nullopt before a second delay came.
+  std::optional<std::chrono::nanoseconds> value() const noexcept;
+
+ private:
+  std::optional<std::chrono::nanoseconds> last_;
+  double jitter_ns_ = 0;
+  bool has_value_ = false;
 };
 
 }  // namespace netecho::client
