@@ -16,10 +16,11 @@ LIB = os.path.dirname(os.path.abspath(__file__))
 
 
 def bench_cmd(netecho, proto, port, conns, size, pipeline, json_path, duration=None, warmup=0,
-              messages=None, rate=None, timeout=None, connect_timeout=None, cpu=1):
+              messages=None, rate=None, timeout=None, connect_timeout=None, cpu=1, host=HOST):
     """A `netecho bench` command line pinned to cpu with one thread: it measures for duration
-    seconds after warmup seconds, or exactly `messages` messages."""
-    cmd = ["taskset", "-c", str(cpu), netecho, "bench", f"{proto}://{HOST}:{port}",
+    seconds after warmup seconds, or exactly `messages` messages, sent to host (127.0.0.1
+    unless a script that makes its own network namespaces says otherwise)."""
+    cmd = ["taskset", "-c", str(cpu), netecho, "bench", f"{proto}://{host}:{port}",
            "-c", str(conns), "-s", str(size), "-p", str(pipeline), "-t", "1",
            "--warmup", f"{warmup}s", "--json", json_path]
     cmd += ["-n", str(messages)] if messages else ["-d", f"{duration}s"]

@@ -162,8 +162,10 @@ class Server:
     """One server process tree, started in its own session (so its process group holds every
     child it forks) and pinned to one CPU with taskset.
 
-    ready is "line" (the server prints `listening ...` lines and then `ready ...`) or "bound"
-    (a peer that says nothing: wait until the kernel shows the port bound)."""
+    ready is "line" (the server prints `listening ...` lines and then `ready ...`), "bound"
+    (a peer that says nothing: wait until the kernel shows the port bound) or "none" (the caller
+    waits for it its own way: a server in another network namespace, whose sockets this
+    namespace's /proc/net does not show)."""
 
     def __init__(self, cmd, ready, proto, port, cpu, log_path, cwd=None):
         self.cmd = ["taskset", "-c", str(cpu)] + list(cmd)
@@ -194,7 +196,7 @@ class Server:
         try:
             if self.ready == "line":
                 self._wait_line(deadline)
-            else:
+            elif self.ready == "bound":
                 self._wait_bound(deadline)
         except StartError:
             self.stop()

@@ -1,10 +1,11 @@
 // Command echo is an idiomatic Go echo server (RFC 862) for TCP and UDP, written the way Go
 // services are usually deployed, so that bench/compare can measure netecho against it.
 //
-// Usage: go run echo.go PORT
+// Usage: go run echo.go PORT [HOST]
 //
-// It listens on 127.0.0.1:PORT for TCP and UDP (port 0 picks a free port for each), prints one
-// line per listener and then a readiness line on standard output:
+// It listens on HOST:PORT (HOST 127.0.0.1 unless given; bench/xdp gives an address of a network
+// namespace) for TCP and UDP (port 0 picks a free port for each), prints one line per listener
+// and then a readiness line on standard output:
 //
 //	listening proto=tcp host=127.0.0.1 port=41234 mode=echo
 //	listening proto=udp host=127.0.0.1 port=41234 mode=echo
@@ -29,8 +30,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: echo PORT")
+	if len(os.Args) != 2 && len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: echo PORT [HOST]")
 		os.Exit(2)
 	}
 	port, err := strconv.Atoi(os.Args[1])
@@ -38,7 +39,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "echo: invalid port %q\n", os.Args[1])
 		os.Exit(2)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	host := "127.0.0.1"
+	if len(os.Args) == 3 {
+		host = os.Args[2]
+	}
+	if net.ParseIP(host) == nil {
+		fmt.Fprintf(os.Stderr, "echo: invalid host %q (expected an IP address)\n", host)
+		os.Exit(2)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -48,9 +57,9 @@ func main() {
 	if err != nil {
 		log.Fatalf("echo: udp %s: %v", addr, err)
 	}
-	fmt.Printf("listening proto=tcp host=127.0.0.1 port=%d mode=echo\n",
+	fmt.Printf("listening proto=tcp host=%s port=%d mode=echo\n", host,
 		ln.Addr().(*net.TCPAddr).Port)
-	fmt.Printf("listening proto=udp host=127.0.0.1 port=%d mode=echo\n",
+	fmt.Printf("listening proto=udp host=%s port=%d mode=echo\n", host,
 		pc.LocalAddr().(*net.UDPAddr).Port)
 	fmt.Println("ready peer=go")
 
