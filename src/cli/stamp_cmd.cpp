@@ -109,11 +109,15 @@ int run_stamp(const StampArgs& args) {
       usage(fmt::format("-s/--size: {} is out of range: {} packets take {} to {} bytes",
                         *args.size, o.key ? "authenticated" : "unauthenticated", base, kMaxSize));
     }
-    // An Extra Padding TLV needs its 4-byte header.
-    if (o.ssid && size != base && size < base + stamp::kTlvHeader) {
-      usage(fmt::format("-s/--size: {} leaves no room for an Extra Padding TLV (--ssid): {} "
-                        "bytes, or at least {}",
-                        *args.size, base, base + stamp::kTlvHeader));
+    // An Extra Padding TLV needs its 4-byte header; authenticated, the HMAC TLV its 20 bytes.
+    if (o.ssid && !client::tlv_padding_fits(client::auth_of(o), size - base)) {
+      usage(o.key ? fmt::format("-s/--size: {} leaves no room for the HMAC TLV and an Extra "
+                                "Padding TLV (--ssid, --auth-key): {}, {} or at least {} bytes",
+                                *args.size, base, base + client::kHmacTlvSize,
+                                base + client::kHmacTlvSize + stamp::kTlvHeader)
+                  : fmt::format("-s/--size: {} leaves no room for an Extra Padding TLV "
+                                "(--ssid): {} bytes, or at least {}",
+                                *args.size, base, base + stamp::kTlvHeader));
     }
     o.size = size;
   }

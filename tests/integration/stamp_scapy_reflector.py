@@ -14,8 +14,11 @@ sender with another key gets replies signed with this one's, all of them wrong t
 the listed sender sequence numbers unseen (loss on the way there: not counted), --mute counts
 them but sends no reply (loss on the way back). --sync sets the Error Estimate's S bit.
 --misbehave sends, before each good reply, a bad one: "truncated" (20 bytes), "bad-hmac" (the
-HMAC flipped), "other-session" (another SSID). TLVs after the base are copied as RFC 8972
-asks of a reflector that knows Extra Padding only. It exits after 120 s, or when killed.
+HMAC flipped), "bad-tlv-hmac" (the HMAC TLV's value flipped), "other-session" (another SSID).
+TLVs after the base are copied as RFC 8972 asks of a reflector that knows Extra Padding and
+the HMAC TLV; authenticated, the request's HMAC TLV is checked (§4.8: the HMAC of the Sequence
+Number and the TLVs before it; a wrong or missing one gets the I flag) and the reply's is
+computed over the reply's own. It exits after 120 s, or when killed.
 """
 
 import argparse
@@ -39,6 +42,42 @@ def ntp(t_ns):
     return ((t_ns // 10**9 + NTP_TO_UNIX) << 32) | (((t_ns % 10**9) << 32) // 10**9)
 
 
+HMAC_TLV, EXTRA_PADDING, I_FLAG = 8, 1, 0x20
+
+
+def tlvs(area):
+    """(offset, type, length) of each TLV in area, up to the first that runs past it; an area
+    of zero bytes is plain padding, not TLVs."""
+    out, at = [], 0
+    while at + 4 <= len(area) and any(area[at:]):
+        t, n = area[at + 1], struct.unpack_from(">H", area, at + 2)[0]
+        if at + 4 + n > len(area):
+            break
+        out.append((at, t, n))
+        at += 4 + n
+    return out
+
+
+def tlv_hmac(key, packet, base, at):
+    return hmac.new(key, packet[:4] + packet[base:base + at], hashlib.sha256).digest()[:16]
+
+
+def reflect_hmac_tlv(key, request, reply, base):
+    """RFC 8972 §4.8 on reply (a bytearray whose TLV area is a copy of request's)."""
+    found = tlvs(request[base:])
+    if not found:
+        return
+    hm = [(at, n) for at, t, n in found if t == HMAC_TLV]
+    if len(hm) != 1 or hm[0][1] != 16:
+        for at, _, _ in found:
+            reply[base + at] |= I_FLAG
+        return
+    at = hm[0][0]
+    if tlv_hmac(key, request, base, at) != request[base + at + 4:base + at + 20]:
+        reply[base + at] |= I_FLAG
+    reply[base + at + 4:base + at + 20] = tlv_hmac(key, reply, base, at)
+
+
 def seqs(text):
     return {int(s) for s in text.split(",")} if text else set()
 
@@ -52,7 +91,8 @@ def main():
     ap.add_argument("--sync", action="store_true")
     ap.add_argument("--skip", default="")
     ap.add_argument("--mute", default="")
-    ap.add_argument("--misbehave", choices=["truncated", "bad-hmac", "other-session"])
+    ap.add_argument("--misbehave",
+                    choices=["truncated", "bad-hmac", "bad-tlv-hmac", "other-session"])
     a = ap.parse_args()
     key = None
     if a.key:
@@ -98,6 +138,9 @@ def main():
             body[80] = 64
             struct.pack_into(">Q", body, 4 + 12, ntp(time.time_ns()))
             reply = bytes(body) + hmac.new(key, bytes(body), hashlib.sha256).digest()[:16]
+            reply = bytearray(reply + data[base:])
+            reflect_hmac_tlv(key, data, reply, base)
+            reply = bytes(reply)
         else:
             sts, see, ssid = struct.unpack_from(">QHH", data, 4)
             # The timestamps are written as the wire's 64 bits below: Scapy's fields take seconds
@@ -107,12 +150,15 @@ def main():
             struct.pack_into(">Q", reply, 16, ntp(t2))
             struct.pack_into(">QH", reply, 28, sts, see)
             struct.pack_into(">Q", reply, 4, ntp(time.time_ns()))
-            reply = bytes(reply)
-        reply += data[base:]  # symmetric size: TLVs or padding copied
+            reply = bytes(reply) + data[base:]  # symmetric size: TLVs or padding copied
         if a.misbehave == "truncated":
             sock.sendto(reply[:20], peer)
         elif a.misbehave == "bad-hmac":
             sock.sendto(reply[:100] + bytes(b ^ 0xFF for b in reply[100:112]) + reply[112:], peer)
+        elif a.misbehave == "bad-tlv-hmac":
+            # The HMAC TLV's value, where netecho stamp puts it: first after the base.
+            sock.sendto(reply[:base + 4] + bytes(b ^ 0xFF for b in reply[base + 4:base + 20])
+                        + reply[base + 20:], peer)
         elif a.misbehave == "other-session":
             other = bytearray(reply)
             struct.pack_into(">H", other, 26 if key else 14, (ssid + 1) & 0xFFFF)

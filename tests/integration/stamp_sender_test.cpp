@@ -163,6 +163,23 @@ TEST(StampSenderAuth, AuthenticatedBothSides) {
   EXPECT_EQ(d["bad_hmac"], 0);
 }
 
+// Authenticated with TLVs (RFC 8972 §4.8): the sender's HMAC TLV passes netecho's reflector,
+// which would set its I flag otherwise, and the reflector's own HMAC TLV passes the sender's
+// check; the HMAC TLV alone (132 bytes) and with Extra Padding after it.
+TEST(StampSenderAuth, AuthenticatedTlvsCarryAnHmacTlvBothWays) {
+  const KeyFile key("a shared secret\n");
+  Server server({"--stamp", "127.0.0.1:0", "--stamp-auth-key", key.path()});
+  for (const char* size : {"132", "200"}) {
+    const auto d = stamp_json({"-c", "3", "-i", "0.02", "--auth-key", key.path(), "--ssid", "9",
+                               "-s", size, at("127.0.0.1", server.port("udp", "stamp"))},
+                              0);
+    EXPECT_EQ(d["padding"], "tlv") << size;
+    EXPECT_EQ(d["received"], 3) << size;
+    EXPECT_EQ(d["bad_hmac"], 0) << size;
+    EXPECT_EQ(d["errors"], 0) << size;
+  }
+}
+
 // netecho's reflector drops a request with a wrong HMAC: no reply at all, exit 1.
 TEST(StampSenderAuth, WrongKeyGetsNoReply) {
   const KeyFile key("a shared secret\n");
@@ -212,6 +229,13 @@ TEST(StampSenderUsage, BadInputIsAUsageError) {
   EXPECT_EQ(stamp({"-s", "43", "127.0.0.1"}).exit_code, 2);
   EXPECT_EQ(stamp({"--ssid", "1", "-s", "46", "127.0.0.1"}).exit_code, 2);
   EXPECT_EQ(stamp({"--auth-key", "/nonexistent/key", "127.0.0.1"}).exit_code, 2);
+  // Authenticated TLVs: the HMAC TLV's 20 bytes, then Extra Padding's header at least.
+  const KeyFile key("k3y");
+  for (const char* size : {"120", "134"}) {
+    const auto r = stamp({"--auth-key", key.path(), "--ssid", "1", "-s", size, "127.0.0.1"});
+    EXPECT_EQ(r.exit_code, 2) << size;
+    EXPECT_NE(r.err.find("HMAC TLV"), std::string::npos) << r.err;
+  }
   const auto unknown = stamp({"-c", "1", "no-such-host.invalid"});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("no-such-host.invalid"), std::string::npos) << unknown.err;
@@ -287,6 +311,9 @@ TEST_P(StampScapy, MisbehavingRepliesCountedAndIgnored) {
       {{"--misbehave", "truncated"}, {}, "malformed"},
       {{"--misbehave", "bad-hmac", "--key", key.path()}, {"--auth-key", key.path()}, "bad_hmac"},
       {{"--misbehave", "other-session"}, {"--ssid", "7"}, "other_session"},
+      {{"--misbehave", "bad-tlv-hmac", "--key", key.path()},
+       {"--auth-key", key.path(), "--ssid", "7", "-s", "160"},
+       "bad_hmac"},
   };
   for (const auto& c : cases) {
     ScapyReflector reflector(host(), c.reflector);
@@ -297,6 +324,21 @@ TEST_P(StampScapy, MisbehavingRepliesCountedAndIgnored) {
     EXPECT_EQ(d["received"], 3) << c.counter;
     EXPECT_EQ(d[c.counter], 3) << c.counter;
     EXPECT_EQ(d["errors"], 3) << c.counter;
+  }
+}
+
+// Authenticated TLVs against the Scapy reflector, which checks the request's HMAC TLV with
+// Python's hmac (a wrong or missing one would come back with its I flag, which the sender counts
+// as bad) and signs its reply's.
+TEST_P(StampScapy, AuthenticatedTlvsCarryAnHmacTlv) {
+  const KeyFile key("k3y");
+  ScapyReflector reflector(host(), {"--key", key.path()});
+  for (const char* size : {"132", "160"}) {
+    const auto d = stamp_json({"-c", "3", "-i", "0.02", "--auth-key", key.path(), "--ssid", "7",
+                               "-s", size, reflector.target()},
+                              0);
+    EXPECT_EQ(d["received"], 3) << size;
+    EXPECT_EQ(d["bad_hmac"], 0) << size;
   }
 }
 

@@ -70,7 +70,13 @@ std::string stamp_header_line(const StampRunInfo& info) {
   if (info.padding == StampPadding::zeros) {
     padding = ", zero padding";
   } else if (info.padding == StampPadding::tlv) {
-    padding = ", Extra Padding TLV";
+    // Authenticated: the HMAC TLV first, then Extra Padding when there is room (stamp.hpp).
+    const std::size_t tlvs = info.size - stamp::base_size(info.authenticated
+                                                              ? stamp::Auth::authenticated
+                                                              : stamp::Auth::none);
+    padding = !info.authenticated       ? ", Extra Padding TLV"
+              : tlvs == kHmacTlvSize ? ", HMAC TLV"
+                                     : ", HMAC TLV and Extra Padding TLV";
   }
   return wrap_text(fmt::format("STAMP {} ({}): {} bytes{}{}{}, {} timestamps", info.target,
                                info.address, info.size, info.authenticated ? ", authenticated" : "",

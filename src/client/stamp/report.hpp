@@ -42,7 +42,8 @@ struct StampRunInfo {
 StampRunInfo run_info(const StampOptions& o);
 
 // "STAMP 127.0.0.1:862 (127.0.0.1:862): 44 bytes, NTP timestamps", wrapped (", authenticated",
-// ", SSID 7", ", zero padding" or ", Extra Padding TLV" after the size, as they apply).
+// ", SSID 7", ", zero padding", ", Extra Padding TLV" or, authenticated, ", HMAC TLV" and
+// " and Extra Padding TLV" after the size, as they apply).
 std::string stamp_header_line(const StampRunInfo& info);
 // One line, not wrapped:
 //   44 bytes from 127.0.0.1:862: seq=0 time=0.052 ms reflector=0.011 ms ttl=64

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <span>
 #include <system_error>
 #include <vector>
 
@@ -20,6 +22,13 @@ namespace netecho::client {
 
 stamp::Auth auth_of(const StampOptions& o) noexcept {
   return o.key ? stamp::Auth::authenticated : stamp::Auth::none;
+}
+
+bool tlv_padding_fits(stamp::Auth a, std::size_t extra) noexcept {
+  if (a == stamp::Auth::none) {
+    return extra == 0 || extra >= stamp::kTlvHeader;
+  }
+  return extra == 0 || extra == kHmacTlvSize || extra >= kHmacTlvSize + stamp::kTlvHeader;
 }
 
 StampPadding padding_of(const StampOptions& o) noexcept {
@@ -46,6 +55,32 @@ constexpr std::uint32_t kSocketSlot = 1;
 constexpr std::size_t kSentHistory = 4096;
 
 std::string error_text(int e) { return std::error_code(e, std::system_category()).message(); }
+
+// An authenticated reply's TLVs (RFC 8972 §4.8): none, or an HMAC TLV in its place that holds
+// the HMAC of the reply's Sequence Number and the TLVs before it, and whose I flag is clear (the
+// reflector sets it when our packet's HMAC TLV failed its check). Why not, or nothing.
+std::optional<std::string> tlv_integrity_error(const stamp::HmacKey& key,
+                                               std::span<const std::byte> reply) {
+  constexpr stamp::Auth a = stamp::Auth::authenticated;
+  const auto area = reply.subspan(stamp::base_size(a));
+  const stamp::HmacTlvPlace place = stamp::find_hmac_tlv(area);
+  switch (place.state) {
+    case stamp::HmacTlvState::no_tlvs:
+      return std::nullopt;
+    case stamp::HmacTlvState::missing:
+    case stamp::HmacTlvState::invalid:
+      return "reply's TLVs carry no HMAC TLV in its place (RFC 8972 section 4.8)";
+    case stamp::HmacTlvState::in_place:
+      break;
+  }
+  if (!stamp::verify_tlvs(key, reply, a, place.offset)) {
+    return "reply's HMAC TLV does not match the key";
+  }
+  if ((std::to_integer<std::uint8_t>(area[place.offset]) & stamp::kTlvIntegrity) != 0) {
+    return "the reflector found this packet's HMAC TLV wrong (its I flag)";
+  }
+  return std::nullopt;
+}
 
 // One run of netecho stamp: the schedule, the packets in flight, the counters. Single-threaded,
 // on an io::Loop like ping's, so on either backend.
@@ -235,13 +270,25 @@ void Sender::send_packet(Clock::time_point now) {
   stamp::write_sender(p, auth_, packet_);
   const std::size_t base = stamp::base_size(auth_);
   if (info_.padding == StampPadding::tlv) {
-    // RFC 8972 §4.1: Extra Padding, flags 0, its value zeros (written once, at construction).
-    stamp::store16(packet_, base, static_cast<std::uint16_t>(stamp::TlvType::extra_padding));
-    stamp::store16(packet_, base + 2,
-                   static_cast<std::uint16_t>(packet_.size() - base - stamp::kTlvHeader));
+    // RFC 8972 §4.1: Extra Padding, flags 0, its value zeros; authenticated, after the HMAC TLV
+    // (§4.8), whose HMAC covers the Sequence Number alone (no TLV precedes it).
+    std::size_t at = base;
+    if (o_.key) {
+      stamp::store16(packet_, at, static_cast<std::uint16_t>(stamp::TlvType::hmac));
+      stamp::store16(packet_, at + 2, static_cast<std::uint16_t>(stamp::kHmacSize));
+      at += kHmacTlvSize;
+    }
+    if (at < packet_.size()) {
+      stamp::store16(packet_, at, static_cast<std::uint16_t>(stamp::TlvType::extra_padding));
+      stamp::store16(packet_, at + 2,
+                     static_cast<std::uint16_t>(packet_.size() - at - stamp::kTlvHeader));
+    }
   }
   if (o_.key) {
     stamp::sign(*o_.key, packet_);
+    if (info_.padding == StampPadding::tlv) {
+      stamp::sign_tlvs(*o_.key, packet_, auth_, 0);
+    }
   }
   tracker_.on_sent(seq, now);
   sent_t1_[seq % kSentHistory] = {seq, p.timestamp, true};
@@ -290,6 +337,12 @@ void Sender::on_reply(std::span<const std::byte> data, const net::Datagram* d) {
   if (o_.key && !stamp::verify(*o_.key, data)) {
     bad_reply(stats_.bad_hmac, "reply's HMAC does not match the key", data.size());
     return;
+  }
+  if (o_.key) {
+    if (auto why = tlv_integrity_error(*o_.key, data)) {
+      bad_reply(stats_.bad_hmac, std::move(*why), data.size());
+      return;
+    }
   }
   const auto r = stamp::read_reflector(data, auth_);
   const Sent& sent = sent_t1_[r->sender_seq % kSentHistory];

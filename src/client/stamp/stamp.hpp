@@ -47,6 +47,13 @@ struct StampOptions {
 };
 
 stamp::Auth auth_of(const StampOptions& o) noexcept;
+// With TLV padding in the authenticated format, RFC 8972 §4.8's HMAC TLV comes first (it may
+// be followed by Extra Padding only), over the Sequence Number; Extra Padding fills the rest.
+inline constexpr std::size_t kHmacTlvSize = stamp::kTlvHeader + stamp::kHmacSize;
+// Whether `extra` bytes after the base can be laid out as TLV padding: none, or an Extra Padding
+// TLV's header at least (unauthenticated); none, the HMAC TLV alone, or the HMAC TLV and an
+// Extra Padding TLV (authenticated).
+bool tlv_padding_fits(stamp::Auth a, std::size_t extra) noexcept;
 // The padding a packet of o.size bytes gets (and so its whole layout).
 StampPadding padding_of(const StampOptions& o) noexcept;
 // The size of a packet: o.size, or the base when it is 0.
